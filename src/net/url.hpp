@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "error.hpp"
+
+namespace rancher_ecr {
+
+// An http:// or https:// URL split into the parts a client needs.
+struct url {
+    std::string scheme;  // "http" or "https", lower case
+    std::string host;    // lower case; an IPv6 literal without brackets
+    std::uint16_t port = 0;
+    std::string target;  // path and query, never empty ("/" at least); no fragment
+
+    bool uses_tls() const { return scheme == "https"; }
+    // host[:port] as the Host header wants it: the port only when not the scheme's default.
+    std::string authority() const;
+    // scheme://authority, the key under which connections are reused.
+    std::string origin() const;
+    // scheme://authority + target.
+    std::string text() const;
+};
+
+// Parses an absolute http(s) URL. User info ("user:pass@") is refused so that no
+// secret rides in a URL. Failure kind: config; the message quotes the URL.
+result<url> parse_url(std::string_view text);
+
+}  // namespace rancher_ecr
