@@ -1,0 +1,410 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+namespace rancher_ecr {
+
+namespace {
+
+// ECR's GetAuthorizationToken takes at most this many registry ids.
+constexpr std::size_t max_registry_ids = 10;
+constexpr std::chrono::seconds max_refresh_interval = std::chrono::hours{24};
+
+struct setting {
+    std::string_view name;
+    std::string value;
+};
+
+// The first of `names` that is set to a non-empty value: empty counts as unset.
+std::optional<setting> read(environment const& env, std::initializer_list<std::string_view> names) {
+    for (auto name : names) {
+        if (auto value = env(name); value && !value->empty()) return setting{name, std::move(*value)};
+    }
+    return std::nullopt;
+}
+
+// The value as it may appear in a message: control characters escaped (they would garble the
+// log or forge lines), long values cut short.
+std::string printable(std::string_view value) {
+    constexpr std::size_t max_shown = 100;
+    std::string out = "\"";
+    for (unsigned char c : value.substr(0, max_shown)) {
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            constexpr std::string_view hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += value.size() > max_shown ? "\"..." : "\"";
+    return out;
+}
+
+failure invalid(setting const& s, std::string_view expected) {
+    return make_failure(failure_kind::config,
+        std::string{s.name} + "=" + printable(s.value) + " is invalid; expected " + std::string{expected});
+}
+
+std::string lower(std::string_view text) {
+    std::string out{text};
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+std::string_view trim(std::string_view text) {
+    auto first = text.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (std::size_t begin = 0;;) {
+        auto end = text.find(separator, begin);
+        parts.push_back(text.substr(begin, end - begin));
+        if (end == std::string_view::npos) return parts;
+        begin = end + 1;
+    }
+}
+
+bool is_digits(std::string_view text) {
+    return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_lower_letters(std::string_view text) {
+    return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+// <area>[-<partition>]-<direction>-<number>: us-east-1, il-central-1, us-gov-west-1,
+// us-isob-east-1. Only the form is checked, so that new regions work without a release.
+bool is_region_name(std::string_view name) {
+    auto parts = split(name, '-');
+    if (parts.size() != 3 && parts.size() != 4) return false;
+    if (parts.front().size() != 2) return false;
+    if (!std::all_of(parts.begin(), parts.end() - 1, is_lower_letters)) return false;
+    return is_digits(parts.back()) && parts.back().size() <= 2;
+}
+
+result<std::string> read_region(environment const& env) {
+    auto region = read(env, {"AWS_REGION", "AWS_DEFAULT_REGION"});
+    if (!region) {
+        return make_failure(failure_kind::config,
+            "AWS_REGION is not set; set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the registries, "
+            "e.g. AWS_REGION=us-east-1");
+    }
+    if (!is_region_name(region->value))
+        return invalid(*region, "an AWS region name in lower case, such as us-east-1, eu-central-2 or us-gov-west-1");
+    return std::move(region->value);
+}
+
+result<std::vector<std::string>> read_registry_ids(environment const& env) {
+    std::vector<std::string> ids;
+    auto list = read(env, {"AWS_ECR_REGISTRY_IDS"});
+    if (!list) return ids;
+    for (auto item : split(list->value, ',')) {
+        item = trim(item);
+        if (item.empty()) continue;
+        if (item.size() != 12 || !is_digits(item)) {
+            return make_failure(failure_kind::config,
+                "AWS_ECR_REGISTRY_IDS item " + printable(item) +
+                    " is not an AWS account id; expected 12-digit ids separated by commas, "
+                    "e.g. 123456789012,210987654321");
+        }
+        if (std::ranges::find(ids, item) == ids.end()) ids.emplace_back(item);
+    }
+    if (ids.size() > max_registry_ids) {
+        return make_failure(failure_kind::config,
+            "AWS_ECR_REGISTRY_IDS lists " + std::to_string(ids.size()) +
+                " distinct registry ids; ECR accepts at most " + std::to_string(max_registry_ids));
+    }
+    return ids;
+}
+
+result<std::optional<url>> read_url(environment const& env, std::initializer_list<std::string_view> names,
+    std::string_view example) {
+    auto text = read(env, names);
+    if (!text) return std::optional<url>{};
+    // User info may hold a password. AWS secrets often contain '/', which ends the authority as
+    // parse_url reads it, so its masking never sees the '@': refuse any '@' without quoting the value.
+    if (text->value.find('@') != std::string::npos) {
+        return make_failure(failure_kind::config,
+            std::string{text->name} + " must not contain user info (user:password@); expected an http:// or "
+                "https:// URL such as " + std::string{example} + " (the value is not shown: it may hold a password)");
+    }
+    auto parsed = parse_url(text->value);
+    if (!parsed) {
+        return make_failure(failure_kind::config,
+            std::string{text->name} + " must be an http:// or https:// URL such as " + std::string{example} +
+                "; " + parsed.error().message);
+    }
+    return std::optional<url>{std::move(*parsed)};
+}
+
+result<std::optional<std::string>> read_ca_bundle(environment const& env) {
+    auto path = read(env, {"AWS_CA_BUNDLE"});
+    if (!path) return std::optional<std::string>{};
+    constexpr std::string_view expected = "; expected the path of a readable PEM file of CA certificates";
+    auto problem = [&](std::string_view what) {
+        return make_failure(failure_kind::config,
+            "AWS_CA_BUNDLE=" + printable(path->value) + " " + std::string{what} + std::string{expected});
+    };
+    std::error_code error;
+    auto status = std::filesystem::status(path->value, error);
+    if (error) return problem("cannot be used: " + error.message());
+    if (!std::filesystem::is_regular_file(status)) return problem("is not a regular file");
+    if (!std::ifstream{path->value}) return problem("cannot be opened for reading");
+    return std::optional<std::string>{std::move(path->value)};
+}
+
+result<bool> read_bool(environment const& env, std::string_view name, bool default_value) {
+    auto text = read(env, {name});
+    if (!text) return default_value;
+    auto value = lower(text->value);
+    if (value == "true" || value == "1" || value == "yes" || value == "on") return true;
+    if (value == "false" || value == "0" || value == "no" || value == "off") return false;
+    return invalid(*text, "true, false, 1, 0, yes, no, on or off");
+}
+
+result<log_level> read_log_level(environment const& env) {
+    auto text = read(env, {"LOG_LEVEL"});
+    if (!text) return log_level::info;
+    auto value = lower(text->value);
+    if (value == "trace") return log_level::trace;
+    if (value == "debug") return log_level::debug;
+    if (value == "info") return log_level::info;
+    if (value == "warn" || value == "warning") return log_level::warn;
+    if (value == "error") return log_level::error;
+    return invalid(*text, "trace, debug, info, warn or error");
+}
+
+result<log_format> read_log_format(environment const& env) {
+    auto text = read(env, {"LOG_FORMAT"});
+    if (!text) return log_format::text;
+    auto value = lower(text->value);
+    if (value == "text") return log_format::text;
+    if (value == "json") return log_format::json;
+    return invalid(*text, "text or json");
+}
+
+result<std::string> read_listen_address(environment const& env) {
+    auto text = read(env, {"LISTEN_ADDRESS"});
+    if (!text) return std::string{"0.0.0.0"};
+    in6_addr address{};  // large enough for either family
+    if (inet_pton(AF_INET, text->value.c_str(), &address) != 1 &&
+        inet_pton(AF_INET6, text->value.c_str(), &address) != 1) {
+        return invalid(*text, "an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or :: (no brackets, no host name)");
+    }
+    return std::move(text->value);
+}
+
+// Digits only: from_chars alone would also take a leading '-' or '+'.
+std::optional<std::uint64_t> parse_whole_number(std::string_view text) {
+    std::uint64_t value = 0;
+    if (!is_digits(text)) return std::nullopt;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+result<std::uint16_t> read_listen_port(environment const& env) {
+    auto text = read(env, {"LISTEN_PORT"});
+    if (!text) return std::uint16_t{8080};
+    auto value = parse_whole_number(text->value);
+    if (!value || *value < 1 || *value > 65535) return invalid(*text, "a port number from 1 to 65535");
+    return static_cast<std::uint16_t>(*value);
+}
+
+result<std::chrono::seconds> read_refresh_interval(environment const& env) {
+    auto text = read(env, {"REFRESH_INTERVAL"});
+    if (!text) return std::chrono::seconds{std::chrono::hours{6}};
+    constexpr std::string_view expected =
+        "a whole number with an optional unit s, m or h, such as 90s, 30m, 6h or 3600 (seconds), from 1s to 24h";
+    std::string_view number = text->value;
+    std::uint64_t unit = 1;
+    switch (number.back()) {
+        case 'h': unit = 3600; number.remove_suffix(1); break;
+        case 'm': unit = 60; number.remove_suffix(1); break;
+        case 's': number.remove_suffix(1); break;
+        default: break;
+    }
+    auto value = parse_whole_number(number);
+    if (!value) return invalid(*text, expected);
+    // Compare before multiplying so that a huge number cannot overflow.
+    auto const max_seconds = static_cast<std::uint64_t>(max_refresh_interval.count());
+    if (*value == 0 || *value > max_seconds / unit) return invalid(*text, expected);
+    return std::chrono::seconds{static_cast<std::chrono::seconds::rep>(*value * unit)};
+}
+
+// The Rancher keys are secrets: messages name the variables, never their values.
+result<std::pair<std::string, std::string>> read_rancher_keys(environment const& env) {
+    auto access = read(env, {"CATTLE_ACCESS_KEY"});
+    auto secret = read(env, {"CATTLE_SECRET_KEY"});
+    if (access && !secret) {
+        return make_failure(failure_kind::config,
+            "CATTLE_SECRET_KEY is not set but CATTLE_ACCESS_KEY is; set both Rancher API keys or neither");
+    }
+    if (secret && !access) {
+        return make_failure(failure_kind::config,
+            "CATTLE_ACCESS_KEY is not set but CATTLE_SECRET_KEY is; set both Rancher API keys or neither");
+    }
+    if (!access) return std::pair<std::string, std::string>{};
+    return std::pair{std::move(access->value), std::move(secret->value)};
+}
+
+}  // namespace
+
+std::string_view to_string(log_level level) {
+    switch (level) {
+        case log_level::trace: return "trace";
+        case log_level::debug: return "debug";
+        case log_level::info: return "info";
+        case log_level::warn: return "warn";
+        case log_level::error: return "error";
+    }
+    return "info";
+}
+
+std::string_view to_string(log_format format) {
+    switch (format) {
+        case log_format::text: return "text";
+        case log_format::json: return "json";
+    }
+    return "text";
+}
+
+result<service_config> load_config(environment const& env) {
+    service_config config;
+
+    auto region = read_region(env);
+    if (!region) return region.error();
+    config.region = std::move(*region);
+
+    auto registry_ids = read_registry_ids(env);
+    if (!registry_ids) return registry_ids.error();
+    config.registry_ids = std::move(*registry_ids);
+
+    auto ecr_endpoint = read_url(env, {"AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"}, "http://127.0.0.1:5000");
+    if (!ecr_endpoint) return ecr_endpoint.error();
+    config.ecr_endpoint = std::move(*ecr_endpoint);
+
+    auto ca_bundle = read_ca_bundle(env);
+    if (!ca_bundle) return ca_bundle.error();
+    config.ca_bundle = std::move(*ca_bundle);
+
+    auto rancher_url = read_url(env, {"CATTLE_URL"}, "https://rancher.example.com");
+    if (!rancher_url) return rancher_url.error();
+    config.rancher_url = std::move(*rancher_url);
+
+    auto rancher_keys = read_rancher_keys(env);
+    if (!rancher_keys) return rancher_keys.error();
+    config.rancher_access_key = std::move(rancher_keys->first);
+    config.rancher_secret_key = std::move(rancher_keys->second);
+
+    auto auto_create = read_bool(env, "AUTO_CREATE", false);
+    if (!auto_create) return auto_create.error();
+    config.auto_create = *auto_create;
+
+    auto level = read_log_level(env);
+    if (!level) return level.error();
+    config.level = *level;
+
+    auto format = read_log_format(env);
+    if (!format) return format.error();
+    config.format = *format;
+
+    auto listen_address = read_listen_address(env);
+    if (!listen_address) return listen_address.error();
+    config.listen_address = std::move(*listen_address);
+
+    auto listen_port = read_listen_port(env);
+    if (!listen_port) return listen_port.error();
+    config.listen_port = *listen_port;
+
+    auto refresh_interval = read_refresh_interval(env);
+    if (!refresh_interval) return refresh_interval.error();
+    config.refresh_interval = *refresh_interval;
+
+    return config;
+}
+
+result<command_line> parse_command_line(int argc, char const* const* argv) {
+    std::span<char const* const> args{argv, static_cast<std::size_t>(std::max(argc, 0))};
+    if (!args.empty()) args = args.subspan(1);  // the program name
+
+    // --help wins wherever it is, so that "--once --help" explains instead of running.
+    for (std::string_view arg : args) {
+        if (arg == "--help" || arg == "-h") return command_line{run_mode::help};
+    }
+
+    constexpr std::array<std::pair<std::string_view, run_mode>, 3> modes{{
+        {"--once", run_mode::once},
+        {"--version", run_mode::version},
+        {"healthcheck", run_mode::healthcheck},
+    }};
+    command_line parsed;
+    std::string_view chosen;
+    for (std::string_view arg : args) {
+        auto mode = std::ranges::find(modes, arg, &std::pair<std::string_view, run_mode>::first);
+        if (mode == modes.end()) {
+            return make_failure(failure_kind::config,
+                "unknown argument " + printable(arg) + "; see --help for the accepted arguments");
+        }
+        if (!chosen.empty()) {
+            return make_failure(failure_kind::config,
+                printable(chosen) + " and " + printable(arg) + " cannot be combined; see --help");
+        }
+        chosen = arg;
+        parsed.mode = mode->second;
+    }
+    return parsed;
+}
+
+std::string usage_text() {
+    return R"(Usage: rancher-ecr-credentials [--once | healthcheck | --version | --help]
+
+Keeps Rancher's registry credentials for Amazon ECR valid.
+
+Modes:
+  (none)         refresh every REFRESH_INTERVAL; serve /healthz and /metrics
+  --once         refresh one time, then exit
+  healthcheck    probe the running service's /healthz (container HEALTHCHECK)
+  --version      print the version
+  -h, --help     print this help
+
+Environment (an empty value counts as unset):
+  AWS_REGION             ECR's region, e.g. us-east-1 (required; else AWS_DEFAULT_REGION)
+  AWS_ECR_REGISTRY_IDS   up to 10 account ids, comma-separated (default: the caller's account)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                         AWS credentials
+  AWS_ENDPOINT_URL_ECR   ECR endpoint URL (else AWS_ENDPOINT_URL; default: AWS's)
+  AWS_CA_BUNDLE          PEM file of extra trusted CA certificates (default: none)
+  CATTLE_URL             Rancher API URL
+  CATTLE_ACCESS_KEY, CATTLE_SECRET_KEY
+                         Rancher API keys
+  AUTO_CREATE            create missing registries in Rancher: true|false (default false)
+  LOG_LEVEL              trace|debug|info|warn|error (default info)
+  LOG_FORMAT             text|json (default text)
+  LISTEN_ADDRESS         address of /healthz and /metrics (default 0.0.0.0)
+  LISTEN_PORT            port of /healthz and /metrics (default 8080)
+  REFRESH_INTERVAL       90s, 30m, 6h or seconds, 1s to 24h (default 6h)
+
+Exit status: 0 on success, 2 on bad configuration or arguments, 1 on other failures.
+)";
+}
+
+}  // namespace rancher_ecr
