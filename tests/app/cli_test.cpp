@@ -1,0 +1,148 @@
+// The real binary, run as a user would: arguments, configuration errors, and --once against
+// moto_server with signature checking on.
+#include <algorithm>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/aws_stand_in.hpp"
+#include "support/child_process.hpp"
+#include "version.hpp"
+
+namespace rancher_ecr {
+namespace {
+
+using rancher_ecr::testing::aws_stand_in;
+using rancher_ecr::testing::command_result;
+using rancher_ecr::testing::environment_variables;
+using rancher_ecr::testing::run_command;
+
+command_result run_service(std::vector<std::string> arguments, environment_variables const& environment) {
+    arguments.insert(arguments.begin(), SERVICE_BINARY);
+    return run_command(arguments, environment);
+}
+
+bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
+
+TEST(cli, help_lists_every_variable) {
+    auto help = run_service({"--help"}, {});
+    EXPECT_EQ(help.exit_code, 0);
+    for (auto name : {"AWS_REGION", "AWS_ECR_REGISTRY_IDS", "CATTLE_URL", "CATTLE_ACCESS_KEY", "CATTLE_SECRET_KEY",
+                      "AUTO_CREATE", "LOG_LEVEL", "LOG_FORMAT", "LISTEN_PORT", "LISTEN_ADDRESS", "REFRESH_INTERVAL",
+                      "AWS_ENDPOINT_URL_ECR", "AWS_CA_BUNDLE"})
+        EXPECT_TRUE(contains(help.output, name)) << name;
+}
+
+TEST(cli, version) {
+    auto version = run_service({"--version"}, {});
+    EXPECT_EQ(version.exit_code, 0);
+    EXPECT_TRUE(contains(version.output, "rancher-ecr-credentials " RANCHER_ECR_CREDENTIALS_VERSION)) << version.output;
+}
+
+TEST(cli, an_unknown_argument_exits_2_pointing_to_help) {
+    auto result = run_service({"--frobnicate"}, {});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "--frobnicate")) << result.output;
+    EXPECT_TRUE(contains(result.output, "--help")) << result.output;
+}
+
+TEST(cli, a_bad_setting_exits_2_with_one_message_naming_it_and_no_secret) {
+    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"},
+                                           {"LISTEN_PORT", "80a"},
+                                           {"CATTLE_ACCESS_KEY", "rancher-access-value"},
+                                           {"CATTLE_SECRET_KEY", "rancher-secret-value"},
+                                           {"AWS_SECRET_ACCESS_KEY", "aws-secret-value"}});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "LISTEN_PORT")) << result.output;
+    EXPECT_TRUE(contains(result.output, "80a")) << result.output;
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+    EXPECT_FALSE(contains(result.output, "rancher-secret-value"));
+    EXPECT_FALSE(contains(result.output, "rancher-access-value"));
+    EXPECT_FALSE(contains(result.output, "aws-secret-value"));
+}
+
+TEST(cli, missing_credentials_exit_2_saying_what_to_set) {
+    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"}});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "AWS_ACCESS_KEY_ID")) << result.output;
+}
+
+class cli_against_moto : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { aws_ = new aws_stand_in; }
+    static void TearDownTestSuite() {
+        delete aws_;
+        aws_ = nullptr;
+    }
+
+    static environment_variables environment_for(aws_credentials const& credentials) {
+        environment_variables environment{{"AWS_REGION", aws_->region()},
+                                          {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
+                                          {"AWS_ACCESS_KEY_ID", credentials.access_key_id},
+                                          {"AWS_SECRET_ACCESS_KEY", credentials.secret_access_key},
+                                          {"LOG_LEVEL", "trace"}};
+        if (!credentials.session_token.empty()) environment["AWS_SESSION_TOKEN"] = credentials.session_token;
+        return environment;
+    }
+
+    static void expect_no_secret(std::string const& output, aws_credentials const& credentials) {
+        EXPECT_FALSE(contains(output, credentials.secret_access_key)) << output;
+        EXPECT_FALSE(contains(output, credentials.access_key_id)) << output;
+        if (!credentials.session_token.empty()) EXPECT_FALSE(contains(output, credentials.session_token)) << output;
+        EXPECT_FALSE(contains(output, aws_->account_id() + "-auth-token")) << output;  // moto's ECR password
+        EXPECT_FALSE(contains(output, "QVdTOj")) << output;  // base64 of "AWS:", the start of every token
+    }
+
+    static aws_stand_in* aws_;
+};
+
+aws_stand_in* cli_against_moto::aws_ = nullptr;
+
+TEST_F(cli_against_moto, once_fetches_a_token_and_logs_no_secret_at_trace) {
+    auto result = run_service({"--once"}, environment_for(aws_->user()));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_TRUE(contains(result.output, "ECR token for registry " + aws_->account_id() + ".dkr.ecr.")) << result.output;
+    EXPECT_TRUE(contains(result.output, "expires at 2015-01-01T00:00:00.000Z")) << result.output;
+    expect_no_secret(result.output, aws_->user());
+}
+
+TEST_F(cli_against_moto, once_with_session_credentials_and_two_registries) {
+    auto environment = environment_for(aws_->session());
+    environment["AWS_ECR_REGISTRY_IDS"] = "111111111111, 222222222222";
+    auto result = run_service({"--once"}, environment);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_TRUE(contains(result.output, "registry 111111111111.dkr.ecr.")) << result.output;
+    EXPECT_TRUE(contains(result.output, "registry 222222222222.dkr.ecr.")) << result.output;
+    expect_no_secret(result.output, aws_->session());
+}
+
+TEST_F(cli_against_moto, once_with_a_wrong_secret_exits_1_with_a_clear_error) {
+    auto wrong = aws_->user();
+    wrong.secret_access_key = "wrong-secret-" + wrong.secret_access_key;
+    auto result = run_service({"--once"}, environment_for(wrong));
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_TRUE(contains(result.output, "SignatureDoesNotMatch")) << result.output;
+    EXPECT_TRUE(contains(result.output, "the operator must act")) << result.output;
+    expect_no_secret(result.output, wrong);
+}
+
+TEST_F(cli_against_moto, json_logs_are_one_object_per_line) {
+    auto environment = environment_for(aws_->user());
+    environment["LOG_FORMAT"] = "json";
+    auto result = run_service({"--once"}, environment);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    std::istringstream lines{result.output};
+    int objects = 0;
+    for (std::string line; std::getline(lines, line);) {
+        boost::system::error_code ec;
+        auto parsed = boost::json::parse(line, ec);
+        ASSERT_FALSE(ec) << line;
+        EXPECT_TRUE(parsed.as_object().contains("message")) << line;
+        ++objects;
+    }
+    EXPECT_GE(objects, 2);
+}
+
+}  // namespace
+}  // namespace rancher_ecr
