@@ -89,7 +89,9 @@ protected:
     static void expect_no_secret(std::string const& output, aws_credentials const& credentials) {
         EXPECT_FALSE(contains(output, credentials.secret_access_key)) << output;
         EXPECT_FALSE(contains(output, credentials.access_key_id)) << output;
-        if (!credentials.session_token.empty()) EXPECT_FALSE(contains(output, credentials.session_token)) << output;
+        if (!credentials.session_token.empty()) {
+            EXPECT_FALSE(contains(output, credentials.session_token)) << output;
+        }
         EXPECT_FALSE(contains(output, aws_->account_id() + "-auth-token")) << output;  // moto's ECR password
         EXPECT_FALSE(contains(output, "QVdTOj")) << output;  // base64 of "AWS:", the start of every token
     }

@@ -1,0 +1,154 @@
+#include "net/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "net/https_client.hpp"
+#include "support/run_with_deadline.hpp"
+
+namespace rancher_ecr {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using rancher_ecr::testing::run_with_deadline;
+using namespace std::chrono_literals;
+
+http_response echo(std::string_view method, std::string_view target) {
+    if (method != "GET") return {405, {{"Allow", "GET"}}, "method not allowed\n"};
+    return {200, {{"Content-Type", "text/plain"}}, std::string{target}};
+}
+
+// Completes with true when the server closes `socket` (it sends nothing on these connections).
+asio::awaitable<bool> closed_by_peer(tcp::socket& socket) {
+    char byte;
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    co_return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+class http_server_test : public ::testing::Test {
+protected:
+    void start(http_server_options options = {}) {
+        options.address = "127.0.0.1";
+        options.port = 0;
+        auto listening = http_server::listen(context_.get_executor(), options, echo);
+        ASSERT_TRUE(listening) << describe(listening.error());
+        server_ = std::move(*listening);
+        asio::co_spawn(context_, server_->run(), [this](std::exception_ptr) { server_done_ = true; });
+    }
+    url address(std::string target = "/") {
+        return *parse_url("http://127.0.0.1:" + std::to_string(server_->port()) + target);
+    }
+    result<http_response> get(https_client& client, std::string target, std::string method = "GET") {
+        http_request request;
+        request.method = std::move(method);
+        request.target = target;
+        return run_with_deadline(context_, client.send(address(target), request));
+    }
+    // Raw bytes in, everything the server sends until it closes the connection out.
+    std::string exchange_raw(std::string bytes) {
+        return run_with_deadline(context_, [](tcp::endpoint peer, std::string out) -> asio::awaitable<std::string> {
+            tcp::socket socket{co_await asio::this_coro::executor};
+            co_await socket.async_connect(peer, asio::use_awaitable);
+            co_await asio::async_write(socket, asio::buffer(out), asio::use_awaitable);
+            std::string in;
+            auto [ec, n] = co_await asio::async_read(socket, asio::dynamic_buffer(in),
+                                                     asio::as_tuple(asio::use_awaitable));
+            (void)ec;
+            (void)n;
+            co_return in;
+        }(tcp::endpoint{asio::ip::make_address("127.0.0.1"), server_->port()}, std::move(bytes)));
+    }
+
+    asio::io_context context_;
+    std::unique_ptr<http_server> server_;
+    bool server_done_ = false;
+};
+
+TEST_F(http_server_test, answers_through_the_handler_on_one_kept_alive_connection) {
+    start();
+    https_client client{context_.get_executor(), {}};
+    for (auto target : {"/healthz", "/metrics?x=1", "/other"}) {
+        auto response = get(client, target);
+        ASSERT_TRUE(response) << describe(response.error());
+        EXPECT_EQ(response->status, 200);
+        EXPECT_EQ(response->body, target);
+        EXPECT_EQ(response->header("content-type"), "text/plain");
+    }
+    EXPECT_EQ(client.connections_opened(), 1u);
+    auto post = get(client, "/healthz", "POST");
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 405);
+    EXPECT_EQ(post->header("allow"), "GET");
+}
+
+TEST_F(http_server_test, a_port_in_use_is_a_clear_error) {
+    start();
+    http_server_options options;
+    options.address = "127.0.0.1";
+    options.port = server_->port();
+    auto second = http_server::listen(context_.get_executor(), options, echo);
+    ASSERT_FALSE(second);
+    EXPECT_NE(second.error().message.find("cannot listen on 127.0.0.1:" + std::to_string(server_->port())),
+              std::string::npos)
+        << second.error().message;
+    EXPECT_NE(second.error().message.find("LISTEN_PORT"), std::string::npos);
+}
+
+TEST_F(http_server_test, refuses_an_oversized_request_with_413) {
+    http_server_options options;
+    options.max_request_bytes = 1024;
+    start(options);
+    auto answer = exchange_raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 413")) << answer;
+}
+
+TEST_F(http_server_test, closes_a_connection_that_sends_nothing) {
+    http_server_options options;
+    options.read_timeout = 200ms;
+    start(options);
+    auto answer = exchange_raw("");  // connect, send nothing: the server must hang up by itself
+    EXPECT_EQ(answer, "");
+}
+
+TEST_F(http_server_test, idle_connections_beyond_the_cap_do_not_block_a_probe) {
+    http_server_options options;
+    options.max_connections = 8;
+    start(options);
+    std::vector<tcp::socket> idle;
+    for (int i = 0; i < 20; ++i) {
+        idle.emplace_back(context_);
+        idle.back().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    }
+    https_client client{context_.get_executor(), {}};
+    auto response = get(client, "/healthz");
+    ASSERT_TRUE(response) << describe(response.error());
+    EXPECT_EQ(response->status, 200);
+    // The longest-open idle connection was closed to make room.
+    EXPECT_TRUE(run_with_deadline(context_, closed_by_peer(idle.front())));
+}
+
+TEST_F(http_server_test, stop_ends_run_and_closes_open_connections) {
+    start();
+    tcp::socket idle{context_};
+    idle.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    run_with_deadline(context_, []() -> asio::awaitable<bool> { co_return true; }());
+    server_->stop();
+    EXPECT_TRUE(run_with_deadline(context_, closed_by_peer(idle)));
+    auto const until = std::chrono::steady_clock::now() + 5s;
+    while (!server_done_ && std::chrono::steady_clock::now() < until) context_.run_one_for(100ms);
+    EXPECT_TRUE(server_done_);
+}
+
+}  // namespace
+}  // namespace rancher_ecr
