@@ -1,0 +1,65 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace rancher_ecr {
+
+// A Prometheus histogram with fixed buckets (upper bounds in seconds, ascending).
+class duration_histogram {
+public:
+    static constexpr std::array<double, 11> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+    void observe(std::chrono::steady_clock::duration elapsed);
+    // Appends the _bucket (cumulative, +Inf last), _sum and _count lines of `name{labels}`.
+    void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+private:
+    std::array<std::uint64_t, bounds.size()> counts_{};  // per bucket, not cumulative
+    std::uint64_t count_ = 0;
+    double sum_ = 0;
+};
+
+// The service's metrics, in the Prometheus text format 0.0.4. Updated and read on the one
+// io_context thread, so plain values suffice. No label carries a secret: registry hosts and
+// failure reasons only.
+class service_metrics {
+public:
+    explicit service_metrics(std::string version);
+
+    void refresh_attempted();
+    void refresh_succeeded(std::chrono::system_clock::time_point at);
+    void refresh_failed(std::string_view reason);  // ecr, rancher, registry_not_found
+    void token_written(std::string const& registry_host, std::chrono::system_clock::time_point expires_at);
+    void ecr_request(std::chrono::steady_clock::duration elapsed) { ecr_requests_.observe(elapsed); ++generation_; }
+    void rancher_request(std::chrono::steady_clock::duration elapsed) {
+        rancher_requests_.observe(elapsed);
+        ++generation_;
+    }
+
+    // The whole exposition. Rebuilt only when something changed since the last call.
+    std::string const& render();
+
+private:
+    std::string version_;
+    double last_success_seconds_ = 0;
+    std::uint64_t attempts_ = 0;
+    std::map<std::string, std::uint64_t, std::less<>> failures_;
+    std::map<std::string, double, std::less<>> token_expiry_seconds_;
+    duration_histogram ecr_requests_;
+    duration_histogram rancher_requests_;
+    std::uint64_t generation_ = 1;
+    std::uint64_t rendered_generation_ = 0;
+    std::string text_;
+};
+
+// A sample value as Prometheus writes it: integers plainly, NaN, +Inf, -Inf.
+void append_sample_value(std::string& out, double value);
+// A label value with \, " and newline escaped.
+void append_label_value(std::string& out, std::string_view value);
+
+}  // namespace rancher_ecr

@@ -1,0 +1,79 @@
+#include "obs/health.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace rancher_ecr {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_point = std::chrono::system_clock::time_point;
+clock_point const now = clock_point{std::chrono::seconds{1'800'000'000}};  // 2027-01-15T08:00:00Z
+
+target_status fresh(std::string name) {
+    target_status t;
+    t.name = std::move(name);
+    t.registry_host = t.name + ".dkr.ecr.us-east-1.amazonaws.com";
+    t.attempted = true;
+    t.last_refresh_ok = true;
+    t.last_success = now - 1h;
+    t.token_expires_at = now + 11h;
+    return t;
+}
+
+boost::json::object body_of(health_report const& report) { return boost::json::parse(report.body).as_object(); }
+
+TEST(evaluate_health, ok_when_every_token_is_fresh) {
+    auto report = evaluate_health({fresh("111111111111"), fresh("222222222222")}, now);
+    EXPECT_EQ(report.http_status, 200);
+    auto body = body_of(report);
+    EXPECT_EQ(body.at("status").as_string(), "ok");
+    EXPECT_EQ(body.at("last_success").as_string(), "2027-01-15T07:00:00.000Z");
+    EXPECT_EQ(body.at("token_expires_at").as_string(), "2027-01-15T19:00:00.000Z");
+    EXPECT_TRUE(body.at("last_error").is_null());
+    EXPECT_EQ(body.at("registries").as_array().size(), 2u);
+}
+
+TEST(evaluate_health, starting_before_the_first_refresh_completes) {
+    target_status waiting;
+    waiting.name = "default";
+    auto report = evaluate_health({waiting}, now);
+    EXPECT_EQ(report.http_status, 503);
+    auto body = body_of(report);
+    EXPECT_EQ(body.at("status").as_string(), "starting");
+    EXPECT_TRUE(body.at("last_success").is_null());
+    EXPECT_TRUE(body.at("token_expires_at").is_null());
+    EXPECT_EQ(evaluate_health({}, now).http_status, 503);
+}
+
+TEST(evaluate_health, failing_when_the_last_refresh_failed_even_with_a_valid_token) {
+    auto broken = fresh("222222222222");
+    broken.last_refresh_ok = false;
+    broken.last_error = "writing \"x\" failed: HTTP 503\nretry";
+    auto report = evaluate_health({fresh("111111111111"), broken}, now);
+    EXPECT_EQ(report.http_status, 503);
+    auto body = body_of(report);
+    EXPECT_EQ(body.at("status").as_string(), "failing");
+    EXPECT_EQ(body.at("last_error").as_string(), broken.last_error);  // escaped and parsed back intact
+    EXPECT_EQ(body.at("registries").as_array()[1].as_object().at("status").as_string(), "failing");
+    EXPECT_EQ(body.at("registries").as_array()[0].as_object().at("status").as_string(), "ok");
+}
+
+TEST(evaluate_health, expired_when_the_token_in_rancher_has_expired) {
+    auto stale = fresh("111111111111");
+    stale.token_expires_at = now - 1s;
+    auto report = evaluate_health({stale}, now);
+    EXPECT_EQ(report.http_status, 503);
+    EXPECT_EQ(body_of(report).at("status").as_string(), "expired");
+}
+
+TEST(evaluate_health, one_target_still_starting_hides_the_others_success_time) {
+    target_status waiting;
+    waiting.name = "222222222222";
+    auto body = body_of(evaluate_health({fresh("111111111111"), waiting}, now));
+    EXPECT_EQ(body.at("status").as_string(), "starting");
+    EXPECT_TRUE(body.at("last_success").is_null());
+}
+
+}  // namespace
+}  // namespace rancher_ecr

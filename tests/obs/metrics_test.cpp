@@ -1,0 +1,118 @@
+#include "obs/metrics.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+namespace rancher_ecr {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::system_clock::time_point at(long long seconds) {
+    return std::chrono::system_clock::time_point{std::chrono::seconds{seconds}};
+}
+
+std::string value(double v) {
+    std::string out;
+    append_sample_value(out, v);
+    return out;
+}
+
+TEST(append_sample_value, integers_fractions_and_special_values) {
+    EXPECT_EQ(value(0), "0");
+    EXPECT_EQ(value(1420070400), "1420070400");
+    EXPECT_EQ(value(0.25), "0.25");
+    EXPECT_EQ(value(std::numeric_limits<double>::quiet_NaN()), "NaN");
+    EXPECT_EQ(value(std::numeric_limits<double>::infinity()), "+Inf");
+    EXPECT_EQ(value(-std::numeric_limits<double>::infinity()), "-Inf");
+}
+
+TEST(append_label_value, escapes_backslash_quote_and_newline) {
+    std::string out;
+    append_label_value(out, "a\\b\"c\nd");
+    EXPECT_EQ(out, R"("a\\b\"c\nd")");
+}
+
+TEST(duration_histogram, buckets_are_cumulative_and_end_with_inf) {
+    duration_histogram h;
+    h.observe(3ms);
+    h.observe(70ms);
+    h.observe(30s);
+    std::string out;
+    h.render(out, "request_duration_seconds", "service=\"ecr\"");
+    EXPECT_NE(out.find("rancher_ecr_credentials_request_duration_seconds_bucket{service=\"ecr\",le=\"0.005\"} 1\n"),
+              std::string::npos) << out;
+    EXPECT_NE(out.find("_bucket{service=\"ecr\",le=\"0.05\"} 1\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("_bucket{service=\"ecr\",le=\"0.1\"} 2\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("_bucket{service=\"ecr\",le=\"10\"} 2\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("_bucket{service=\"ecr\",le=\"+Inf\"} 3\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("_count{service=\"ecr\"} 3\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("_sum{service=\"ecr\"} 30.073"), std::string::npos) << out;
+}
+
+TEST(service_metrics, renders_every_family_with_its_type) {
+    service_metrics metrics{"1.2.3"};
+    metrics.refresh_attempted();
+    metrics.refresh_attempted();
+    metrics.refresh_failed("rancher");
+    metrics.refresh_succeeded(at(1'800'000'000));
+    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200));
+    metrics.ecr_request(20ms);
+    auto const& text = metrics.render();
+    for (auto line : {
+             "# TYPE rancher_ecr_credentials_build_info gauge\n",
+             "rancher_ecr_credentials_build_info{version=\"1.2.3\"} 1\n",
+             "# TYPE rancher_ecr_credentials_last_success_timestamp_seconds gauge\n",
+             "rancher_ecr_credentials_last_success_timestamp_seconds 1800000000\n",
+             "rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-east-1."
+             "amazonaws.com\"} 1800043200\n",
+             "# TYPE rancher_ecr_credentials_refresh_attempts_total counter\n",
+             "rancher_ecr_credentials_refresh_attempts_total 2\n",
+             "rancher_ecr_credentials_refresh_failures_total{reason=\"ecr\"} 0\n",
+             "rancher_ecr_credentials_refresh_failures_total{reason=\"rancher\"} 1\n",
+             "rancher_ecr_credentials_refresh_failures_total{reason=\"registry_not_found\"} 0\n",
+             "# TYPE rancher_ecr_credentials_request_duration_seconds histogram\n",
+             "rancher_ecr_credentials_request_duration_seconds_count{service=\"ecr\"} 1\n",
+             "rancher_ecr_credentials_request_duration_seconds_count{service=\"rancher\"} 0\n",
+         })
+        EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
+}
+
+TEST(service_metrics, rerenders_only_after_a_change) {
+    service_metrics metrics{"1"};
+    auto const* first = metrics.render().data();
+    auto const copy = metrics.render();
+    EXPECT_EQ(metrics.render().data(), first);
+    metrics.refresh_attempted();
+    EXPECT_NE(metrics.render(), copy);
+}
+
+// promtool (Debian package prometheus) is the reference checker of the exposition format.
+TEST(service_metrics, passes_promtool_check_metrics) {
+    service_metrics metrics{"0.1.0"};
+    metrics.refresh_attempted();
+    metrics.refresh_failed("ecr");
+    metrics.refresh_succeeded(at(1'800'000'000));
+    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200));
+    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'201));
+    metrics.ecr_request(120ms);
+    metrics.rancher_request(2ms);
+    std::string path = ::testing::TempDir() + "metrics.prom";
+    std::ofstream{path} << metrics.render();
+    std::string command = "promtool check metrics < " + path + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char chunk[512];
+    while (auto n = std::fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
+    int status = pclose(pipe);
+    EXPECT_EQ(status, 0) << output << "\n---\n" << metrics.render();
+    EXPECT_EQ(output, "") << output;
+}
+
+}  // namespace
+}  // namespace rancher_ecr
