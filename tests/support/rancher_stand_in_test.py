@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""Tests of the Rancher 1.x stand-in (rancher_stand_in.py), started as a subprocess exactly as the
+C++ tests start it. Run from the repository root:
+
+    python3 -m unittest tests/support/rancher_stand_in_test.py -v
+"""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rancher_stand_in.py")
+URL_FORMS = ("/v1", "/v2-beta", "/v2-beta/projects/1a5", "/v1/projects/1a5")
+
+
+def start(*arguments):
+    """Starts the stand-in; returns (process, the description line as a dict)."""
+    process = subprocess.Popen([sys.executable, SCRIPT, *arguments], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("{"):
+        process.kill()
+        raise AssertionError(f"the stand-in did not start: {line!r} {process.stderr.read()}")
+    return process, json.loads(line)
+
+
+# Never through a proxy the environment may name.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Answer:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = json.loads(raw) if raw else None
+
+
+class RancherStandInTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.process, cls.info = start()
+        cls.url = cls.info["url"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.process.stdin.close()  # end of file on stdin stops it
+        try:
+            exit_code = cls.process.wait(timeout=10)
+            log = cls.process.stderr.read()
+        finally:
+            if cls.process.poll() is None:
+                cls.process.kill()
+            cls.process.stdout.close()
+            cls.process.stderr.close()
+        # It stops cleanly on end of file and stays quiet, faults and errors included.
+        if exit_code != 0 or log:
+            raise AssertionError(f"the stand-in exited with {exit_code}, stderr: {log!r}")
+
+    def setUp(self):
+        self.control("POST", "/_control/reset")
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def call(self, method, path, body=None, auth=True, headers=None, absolute=False):
+        """One request; returns an Answer whatever the status."""
+        headers = dict(headers or {})
+        if auth is True:
+            auth = (self.info["access_key"], self.info["secret_key"])
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(path if absolute else self.url + path, data=data, method=method,
+                                         headers=headers)
+        try:
+            with OPENER.open(request, timeout=10) as response:
+                return Answer(response.status, response.headers, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.headers, error.read().decode())
+
+    def control(self, method, path, body=None):
+        answer = self.call(method, path, body, auth=False)
+        self.assertLess(answer.status, 300, answer.raw)
+        return answer.json
+
+    def add_registry(self, address, **fields):
+        return self.control("POST", "/_control/registries", {"serverAddress": address, **fields})["id"]
+
+    def add_credential(self, registry_id, public="AWS", secret="s3cret", **fields):
+        return self.control("POST", "/_control/credentials",
+                            {"registryId": registry_id, "publicValue": public, "secretValue": secret,
+                             **fields})["id"]
+
+    def state(self):
+        return self.control("GET", "/_control/state")
+
+    def assert_cattle_error(self, answer, status, code, message=None, field_name=None):
+        self.assertEqual(answer.status, status, answer.raw)
+        body = answer.json
+        self.assertEqual(body["type"], "error")
+        self.assertEqual(body["baseType"], "error")
+        self.assertEqual(body["status"], status)
+        self.assertEqual(body["code"], code)
+        self.assertEqual(body["message"], message)
+        self.assertEqual(body["links"], {})
+        self.assertEqual(body["actions"], {})
+        self.assertIn("detail", body)
+        if field_name is not None:
+            self.assertEqual(body["fieldName"], field_name)
+        self.assertEqual(answer.headers["Content-Type"], "application/json")
+
+    def list_all(self, first_url):
+        """Follows pagination.next; returns (all items, the pages)."""
+        items, pages, url = [], [], first_url
+        while url:
+            answer = self.call("GET", url, absolute=True)
+            self.assertEqual(answer.status, 200, answer.raw)
+            pages.append(answer.json)
+            items += answer.json["data"]
+            url = answer.json["pagination"]["next"]
+        return items, pages
+
+    # ---- start-up ------------------------------------------------------------------------------
+
+    def test_description_line(self):
+        self.assertRegex(self.info["url"], r"^http://127\.0\.0\.1:[0-9]+$")
+        self.assertEqual(self.info["project"], "1a5")
+        self.assertTrue(self.info["access_key"] and self.info["secret_key"])
+
+    def test_given_keys_project_and_stop_on_stdin_eof_and_sigterm(self):
+        process, info = start("--access-key", "AK", "--secret-key", "SK", "--project", "1a7")
+        try:
+            self.assertEqual((info["access_key"], info["secret_key"], info["project"]), ("AK", "SK", "1a7"))
+            answer = self.call("GET", info["url"] + "/v2-beta/projects/1a7", auth=("AK", "SK"), absolute=True)
+            self.assertEqual(answer.status, 200)
+            self.assertEqual(answer.headers["X-API-Account-Id"], "1a7")
+            process.stdin.close()
+            self.assertEqual(process.wait(timeout=5), 0)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            process.stderr.close()
+        process, info = start("--serve-forever")
+        try:
+            process.stdin.close()
+            time.sleep(0.3)
+            self.assertIsNone(process.poll(), "--serve-forever must ignore stdin")
+            process.send_signal(signal.SIGTERM)
+            self.assertEqual(process.wait(timeout=5), 0)
+            self.assertEqual(process.stderr.read(), "")  # quiet
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            process.stderr.close()
+
+    # ---- §1.1 discovery, §1.2 auth ---------------------------------------------------------------
+
+    def test_discovery_under_each_url_form(self):
+        for base in URL_FORMS:
+            with self.subTest(base=base):
+                root = self.call("GET", base)
+                self.assertEqual(root.status, 200, root.raw)
+                self.assertEqual(root.headers["X-API-Schemas"], self.url + base + "/schemas")
+                self.assertEqual(root.headers["X-API-Account-Id"], "1a5")
+                self.assertIn("X-API-User-Id", root.headers)
+                self.assertIn("X-API-Account-Kind", root.headers)
+                self.assertIn("X-API-Account-Name", root.headers)
+                self.assertEqual(root.json["links"]["self"], self.url + base)
+                self.assertIn("http:\\/\\/", root.raw)  # Cattle escapes slashes
+
+                schemas = self.call("GET", base + "/schemas")
+                self.assertEqual(schemas.status, 200)
+                by_id = {s["id"]: s for s in schemas.json["data"]}
+                registry, credential = by_id["registry"], by_id["registryCredential"]
+                self.assertEqual(registry["pluralName"], "registries")
+                self.assertEqual(registry["links"]["collection"], self.url + base + "/registries")
+                self.assertEqual(credential["links"]["collection"], self.url + base + "/registrycredentials")
+                self.assertIn("POST", credential["collectionMethods"])
+                self.assertIn("PUT", credential["resourceMethods"])
+                self.assertTrue(registry["resourceFields"]["serverAddress"]["required"])
+                self.assertEqual(credential["resourceFields"]["secretValue"]["type"], "password")
+                self.assertEqual("email" in credential["resourceFields"], base.startswith("/v1"))  # §1.7
+
+    def test_authentication(self):
+        for auth in (None, (self.info["access_key"], "wrong"), ("wrong", self.info["secret_key"])):
+            answer = self.call("GET", "/v2-beta/registries", auth=auth)
+            self.assert_cattle_error(answer, 401, "Unauthorized", "Unauthorized")
+            self.assertEqual(answer.headers["WWW-Authenticate"],
+                             'Basic realm="Enter API access key and secret key as username and password"')
+            self.assertIsNone(answer.headers["X-API-Account-Id"])
+        answer = self.call("GET", "/v1", auth=None, headers={"X-API-No-Challenge": "true"})
+        self.assertEqual(answer.status, 401)
+        self.assertIsNone(answer.headers["WWW-Authenticate"])
+        self.assert_cattle_error(self.call("GET", "/v2-beta/projects/1a7/registries"), 403, "Forbidden", "Forbidden")
+        self.assertEqual(self.call("GET", "/v2-beta/projects/nonsense").status, 400)
+        self.assertEqual(self.call("GET", "/v2-beta/registries", headers={"X-API-Project-Id": "1a9"}).status, 403)
+        projects = self.call("GET", "/v2-beta/projects")
+        self.assertEqual([p["id"] for p in projects.json["data"]], ["1a5"])
+
+    # ---- §1.3 collections --------------------------------------------------------------------------
+
+    def test_collection_envelope_and_resource(self):
+        registry = self.add_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com", name="ecr")
+        credential = self.add_credential(registry)
+        answer = self.call("GET", f"/v2-beta/registrycredentials?registryId={registry}")
+        body = answer.json
+        self.assertEqual(list(body), ["type", "resourceType", "links", "createTypes", "actions", "data", "sortLinks",
+                                      "pagination", "sort", "filters", "createDefaults"])
+        self.assertEqual(body["resourceType"], "registryCredential")
+        self.assertEqual(body["links"]["self"], f"{self.url}/v2-beta/registrycredentials?registryId={registry}")
+        self.assertEqual(body["createTypes"], {"registryCredential": self.url + "/v2-beta/registrycredentials"})
+        self.assertEqual(body["pagination"], {"first": None, "previous": None, "next": None, "limit": 100,
+                                              "total": None, "partial": False})
+        self.assertIsNone(body["sort"])
+        self.assertEqual(body["filters"]["registryId"], [{"modifier": "eq", "value": registry[3:]}])
+        self.assertIsNone(body["filters"]["state"])
+        self.assertEqual(body["sortLinks"]["name"],
+                         f"{self.url}/v2-beta/registrycredentials?registryId={registry}&sort=name")
+        (item,) = body["data"]
+        self.assertEqual(item["id"], credential)
+        self.assertRegex(credential, r"^1c[0-9]+$")
+        self.assertEqual((item["type"], item["baseType"], item["kind"]),
+                         ("registryCredential", "credential", "registryCredential"))
+        self.assertEqual(item["links"]["self"], f"{self.url}/v2-beta/registrycredentials/{credential}")
+        self.assertEqual((item["registryId"], item["publicValue"], item["secretValue"]), (registry, "AWS", None))
+        self.assertEqual((item["state"], item["removed"], item["accountId"]), ("active", None, "1a5"))
+        for name in ("name", "description", "transitioningMessage", "transitioningProgress"):
+            self.assertIn(name, item)
+            self.assertIsNone(item[name])
+        self.assertRegex(item["created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertIsInstance(item["createdTS"], int)
+        self.assertNotIn("email", item)  # v2-beta
+
+        reg = self.call("GET", f"/v1/projects/1a5/registries/{registry}").json  # links keep the client's path
+        self.assertRegex(registry, r"^1sp[0-9]+$")
+        self.assertEqual(reg["links"]["self"], f"{self.url}/v1/projects/1a5/registries/{registry}")
+        self.assertEqual((reg["type"], reg["baseType"], reg["serverAddress"], reg["name"]),
+                         ("registry", "storagePool", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "ecr"))
+        for name in ("externalId", "driverName", "volumeAccessMode", "blockDevicePath", "volumeCapabilities"):
+            self.assertIsNone(reg[name])
+        # Type names in the path are case-insensitive (§1.1).
+        self.assertEqual(self.call("GET", "/v2-beta/registryCredentials").json["data"][0]["id"], credential)
+        self.assertEqual(self.call("GET", f"/v2-beta/registrycredentials/{credential}/registry").json["id"], registry)
+
+    def test_pagination_with_markers(self):
+        ids = [self.add_registry(f"r{n}.example.com") for n in range(250)]
+        items, pages = self.list_all(self.url + "/v2-beta/registries")
+        self.assertEqual([i["id"] for i in items], ids)  # ascending id order, each once
+        self.assertEqual([len(p["data"]) for p in pages], [100, 100, 50])
+        self.assertEqual([p["pagination"]["partial"] for p in pages], [True, True, False])
+        self.assertEqual(pages[0]["pagination"]["next"], self.url + "/v2-beta/registries?marker=m100")
+        self.assertEqual(pages[1]["pagination"]["next"], self.url + "/v2-beta/registries?marker=m200")
+        self.assertIsNone(pages[2]["pagination"]["next"])
+
+        items, pages = self.list_all(self.url + "/v2-beta/projects/1a5/registries?limit=70")
+        self.assertEqual(len(items), 250)
+        self.assertEqual(len(pages), 4)
+        self.assertEqual(pages[0]["pagination"]["next"],
+                         self.url + "/v2-beta/projects/1a5/registries?limit=70&marker=m70")
+        for limit in ("0", "-1", "5000"):  # limit<=0 means the cap (3000)
+            answer = self.call("GET", f"/v1/registries?limit={limit}").json
+            self.assertEqual((len(answer["data"]), answer["pagination"]["limit"]), (250, 3000))
+
+    def test_removed_rows_and_filters(self):
+        live = self.add_registry("live.example.com")
+        gone = self.add_registry("gone.example.com", removed=True)
+        inactive = self.add_registry("other.example.com", state="inactive")
+        cred = self.add_credential(live)
+        gone_cred = self.add_credential(live, removed=True)
+
+        listed = [r["id"] for r in self.call("GET", "/v2-beta/registries").json["data"]]
+        self.assertEqual(listed, [live, inactive])  # §1.3: removed rows are left out of lists
+        by_id = self.call("GET", f"/v2-beta/registries/{gone}").json  # ... but not by id
+        self.assertIsNotNone(by_id["removed"])
+        self.assertEqual(by_id["state"], "removed")
+        creds = self.call("GET", f"/v2-beta/registrycredentials?registryId={live}").json["data"]
+        self.assertEqual([c["id"] for c in creds], [cred])
+        self.assertIsNotNone(self.call("GET", f"/v2-beta/registrycredentials/{gone_cred}").json["removed"])
+
+        # serverAddress is not a column: the filter is ignored and everything comes back.
+        answer = self.call("GET", "/v2-beta/registries?serverAddress=live.example.com").json
+        self.assertEqual([r["id"] for r in answer["data"]], [live, inactive])
+        self.assertNotIn("serverAddress", answer["filters"])
+
+        def ids(query):
+            return [r["id"] for r in self.call("GET", "/v2-beta/registries?" + query).json["data"]]
+
+        self.assertEqual(ids("state=inactive"), [inactive])
+        self.assertEqual(ids("state_ne=inactive"), [live])
+        self.assertEqual(ids("removed_null=true"), [live, inactive])
+        self.assertEqual(ids("name_null=true&state=active"), [live])
+        self.assertEqual(ids("state=active&state=inactive"), [live, inactive])
+        self.assertEqual(ids("sort=id&order=desc"), [inactive, live])
+        other_reg = self.add_registry("x.example.com")
+        self.add_credential(other_reg)
+        self.assertEqual(len(self.call("GET", "/v2-beta/registrycredentials").json["data"]), 2)
+        # A bare number is not an id (§1.1): it resolves to nothing.
+        self.assertEqual(self.call("GET", f"/v2-beta/registrycredentials?registryId={live[3:]}").json["data"], [])
+
+    # ---- §1.4/§1.5 writes ------------------------------------------------------------------------
+
+    def test_create_registry(self):
+        answer = self.call("POST", "/v2-beta/registries", {"serverAddress": "1.dkr.ecr.us-east-1.amazonaws.com"})
+        self.assertEqual(answer.status, 201, answer.raw)
+        self.assertEqual(answer.json["state"], "registering")
+        self.assertEqual(answer.json["serverAddress"], "1.dkr.ecr.us-east-1.amazonaws.com")
+        registry = answer.json["id"]
+        self.assertEqual(self.call("GET", f"/v2-beta/registries/{registry}").json["state"], "active")
+
+        used = self.call("POST", "/v1/registries", {"serverAddress": "1.DKR.ecr.us-east-1.amazonaws.com"})
+        self.assert_cattle_error(used, 400, "ServerAddressUsed", "ServerAddressUsed")
+        # A removed registry with that address does not count.
+        self.add_registry("2.dkr.ecr.us-east-1.amazonaws.com", removed=True)
+        self.assertEqual(self.call("POST", "/v2-beta/registries",
+                                   {"serverAddress": "2.dkr.ecr.us-east-1.amazonaws.com"}).status, 201)
+
+        self.assert_cattle_error(self.call("POST", "/v2-beta/registries", {"name": "x"}), 422, "MissingRequired",
+                                 None, "serverAddress")
+        self.assert_cattle_error(self.call("POST", "/v2-beta/registries", {"serverAddress": ""}), 422,
+                                 "MinLengthExceeded", None, "serverAddress")
+        self.assertEqual(len(self.state()["registries"]), 3)
+
+    def test_credentials_post_put_and_secret_value(self):
+        registry = self.add_registry("1.dkr.ecr.us-east-1.amazonaws.com")
+        created = self.call("POST", "/v2-beta/registrycredentials",
+                            {"registryId": registry, "publicValue": "AWS", "secretValue": "token-1"})
+        self.assertEqual(created.status, 201, created.raw)
+        self.assertEqual(created.json["secretValue"], "token-1")  # echoed in the create response only
+        credential = created.json["id"]
+        got = self.call("GET", f"/v2-beta/registrycredentials/{credential}").json
+        self.assertEqual((got["secretValue"], got["state"]), (None, "active"))
+
+        put = self.call("PUT", got["links"]["self"], {"publicValue": "AWS", "secretValue": "token-2",
+                                                      "email": "not-really@required.anymore",
+                                                      "registryId": "1sp999", "bogus": 1}, absolute=True)
+        self.assertEqual(put.status, 200, put.raw)
+        self.assertIsNone(put.json["secretValue"])
+        self.assertEqual(put.json["registryId"], registry)  # create-only: ignored
+        listed = self.call("GET", "/v2-beta/registrycredentials").json["data"]
+        self.assertEqual([c["secretValue"] for c in listed], [None])
+        (stored,) = self.state()["credentials"]
+        self.assertEqual((stored["secretValue"], stored["registryId"], stored["email"]), ("token-2", registry, None))
+
+        self.assert_cattle_error(self.call("POST", "/v2-beta/registrycredentials",
+                                           {"registryId": "1sp999", "secretValue": "x"}),
+                                 422, "InvalidReference", None, "registryId")
+        self.assert_cattle_error(self.call("POST", "/v2-beta/registrycredentials", {"publicValue": "AWS"}),
+                                 422, "MissingRequired", None, "registryId")
+        self.assert_cattle_error(self.call("PUT", "/v2-beta/registrycredentials/1c999", {}), 404, "Not Found",
+                                 "Not Found")
+
+    def test_v1_email_rule(self):
+        registry = self.add_registry("1.dkr.ecr.us-east-1.amazonaws.com")
+        for body in ({}, {"email": ""}):
+            answer = self.call("POST", "/v1/registrycredentials",
+                               {"registryId": registry, "publicValue": "AWS", "secretValue": "t", **body})
+            self.assert_cattle_error(answer, 422, "MissingRequired", None, "email")
+        answer = self.call("POST", "/v1/projects/1a5/registrycredentials",
+                           {"registryId": registry, "publicValue": "AWS", "secretValue": "t", "email": "a@b"})
+        self.assertEqual(answer.status, 201, answer.raw)
+        self.assertEqual(answer.json["email"], "a@b")
+        credential = answer.json["id"]
+        put = self.call("PUT", f"/v1/registrycredentials/{credential}", {"email": "c@d", "secretValue": "u"})
+        self.assertEqual((put.status, put.json["email"], put.json["secretValue"]), (200, "c@d", None))
+        self.assertNotIn("email", self.call("GET", f"/v2-beta/registrycredentials/{credential}").json)
+        self.assertEqual(self.state()["credentials"][0]["secretValue"], "u")
+
+    def test_not_found_method_not_allowed_actions_and_delete(self):
+        self.assert_cattle_error(self.call("GET", "/v2-beta/registries/1sp999"), 404, "Not Found", "Not Found")
+        self.assert_cattle_error(self.call("GET", "/v2-beta/nothing"), 404, "Not Found", "Not Found")
+        self.assert_cattle_error(self.call("GET", "/v3/registries"), 404, "Not Found", "Not Found")
+        self.assert_cattle_error(self.call("DELETE", "/v2-beta/registries"), 405, "Method not allowed",
+                                 "Method not allowed")
+        self.assertEqual(self.call("PUT", "/v2-beta", {}).status, 405)
+
+        registry = self.add_registry("a.example.com")
+        credential = self.add_credential(registry)
+        self.assertEqual(self.call("DELETE", f"/v2-beta/registries/{registry}").status, 405)  # active
+        got = self.call("GET", f"/v2-beta/registries/{registry}").json
+        answer = self.call("POST", got["actions"]["deactivate"], absolute=True)
+        self.assertEqual((answer.status, answer.json["state"]), (202, "deactivating"))
+        self.assertEqual(self.call("DELETE", f"/v2-beta/registries/{registry}").status, 200)
+        self.assertEqual(self.call("GET", "/v2-beta/registries").json["data"], [])
+        self.assertIsNotNone(self.call("GET", f"/v2-beta/registrycredentials/{credential}").json["removed"])
+
+    def test_request_log(self):
+        registry = self.add_registry("a.example.com")
+        credential = self.add_credential(registry)
+        for n in range(3):
+            self.call("PUT", f"/v2-beta/registrycredentials/{credential}?x=1", {"secretValue": f"t{n}"})
+        self.call("GET", "/v2-beta/registries")
+        log = self.state()["requests"]
+        puts = [r for r in log if r["method"] == "PUT"]
+        self.assertEqual(len(puts), 3)
+        self.assertEqual(puts[2], {"method": "PUT", "path": f"/v2-beta/registrycredentials/{credential}",
+                                   "query": "x=1", "body": {"secretValue": "t2"}, "status": 200, "fault": None})
+        self.assertEqual(log[-1]["body"], None)
+        self.assertEqual(len(log), 4)  # control requests are not logged
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    def test_status_fault(self):
+        self.control("POST", "/_control/faults", {"match": {"method": "PUT", "path_contains": "registrycredentials"},
+                                                   "fault": "status", "status": 503, "times": 2})
+        registry = self.add_registry("a.example.com")
+        credential = self.add_credential(registry)
+        self.assertEqual(self.call("GET", "/v2-beta/registrycredentials").status, 200)  # no match
+        for _ in range(2):
+            self.assert_cattle_error(self.call("PUT", f"/v2-beta/registrycredentials/{credential}",
+                                               {"secretValue": "new"}),
+                                     503, "Service Unavailable", "Service Unavailable")
+        self.assertEqual(self.state()["credentials"][0]["secretValue"], "s3cret")  # nothing done
+        self.assertEqual(self.call("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": "new"}).status,
+                         200)
+        self.assertEqual([r["fault"] for r in self.state()["requests"]], [None, "status", "status", None])
+
+        self.control("POST", "/_control/faults", {"fault": "status", "status": 500, "times": 5})
+        self.assertEqual(len(self.state()["faults"]), 1)
+        self.control("DELETE", "/_control/faults")
+        self.assertEqual(self.call("GET", "/v1").status, 200)
+
+    def test_delay_fault_and_concurrency(self):
+        self.control("POST", "/_control/faults", {"match": {"path_contains": "/registries"}, "fault": "delay",
+                                                   "seconds": 1.0})
+        results = {}
+
+        def slow():
+            began = time.monotonic()
+            results["status"] = self.call("GET", "/v2-beta/registries").status
+            results["slow"] = time.monotonic() - began
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.1)
+        began = time.monotonic()
+        self.assertEqual(self.call("GET", "/v2-beta").status, 200)  # served meanwhile
+        fast = time.monotonic() - began
+        thread.join()
+        self.assertEqual(results["status"], 200)
+        self.assertGreaterEqual(results["slow"], 1.0)
+        self.assertLess(fast, 0.5)
+
+    def raw_request(self, method, path, body=None):
+        host, port = self.url[len("http://"):].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        credentials = f"{self.info['access_key']}:{self.info['secret_key']}"
+        headers = {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        return connection
+
+    def test_drop_fault(self):
+        registry = self.add_registry("a.example.com")
+        credential = self.add_credential(registry)
+        self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "drop"})
+        connection = self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": "new"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            connection.getresponse()
+        connection.close()
+        state = self.state()
+        self.assertEqual(state["credentials"][0]["secretValue"], "s3cret")  # nothing done
+        self.assertEqual((state["requests"][-1]["fault"], state["requests"][-1]["status"]), ("drop", None))
+
+    def test_truncate_fault(self):
+        registry = self.add_registry("a.example.com")
+        credential = self.add_credential(registry)
+        self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "truncate"})
+        connection = self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": "new"})
+        response = connection.getresponse()
+        self.assertEqual(response.status, 200)
+        length = int(response.getheader("Content-Length"))
+        with self.assertRaises(http.client.IncompleteRead) as raised:
+            response.read()
+        self.assertEqual(len(raised.exception.partial), length // 2)
+        connection.close()
+        self.assertEqual(self.state()["credentials"][0]["secretValue"], "new")  # the change was made
+
+    def test_keep_alive(self):
+        connection = self.raw_request("GET", "/v2-beta")
+        response = connection.getresponse()
+        response.read()
+        sock = connection.sock
+        self.assertIsNotNone(sock)
+        for path in ("/v2-beta/schemas", "/v2-beta/registries", "/v2-beta/registries/1sp404"):
+            connection.request("GET", path, headers={"Authorization": "Basic " + base64.b64encode(
+                f"{self.info['access_key']}:{self.info['secret_key']}".encode()).decode()})
+            response = connection.getresponse()
+            response.read()
+            self.assertIs(connection.sock, sock)  # the same connection
+        self.assertEqual(response.status, 404)
+        connection.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
