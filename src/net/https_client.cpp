@@ -104,8 +104,10 @@ struct https_client::state {
     std::size_t opened = 0;
 
     asio::awaitable<result<std::unique_ptr<connection>>> connect(url const& endpoint);
+    // `answered` tells whether any byte of a response arrived, even when the exchange failed.
     asio::awaitable<result<http_response>> exchange(connection& conn, url const& endpoint,
-                                                    http::request<http::string_body>& message, bool& keep_alive);
+                                                    http::request<http::string_body>& message, bool& keep_alive,
+                                                    bool& answered);
     std::unique_ptr<connection> take_idle(std::string const& origin);
 };
 
@@ -195,7 +197,7 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
 
 asio::awaitable<result<http_response>> https_client::state::exchange(connection& conn, url const& endpoint,
                                                                      http::request<http::string_body>& message,
-                                                                     bool& keep_alive) {
+                                                                     bool& keep_alive, bool& answered) {
     co_return co_await std::visit(
         [&](auto& stream) -> asio::awaitable<result<http_response>> {
             beast::get_lowest_layer(stream).expires_after(options.request_timeout);
@@ -208,6 +210,7 @@ asio::awaitable<result<http_response>> https_client::state::exchange(connection&
             parser.body_limit(options.max_response_bytes);
             auto [read_ec, read] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
             (void)read;
+            answered = parser.got_some();
             if (read_ec) co_return exchange_failure(read_ec, endpoint, options, "reading the response from");
             keep_alive = parser.get().keep_alive();
             co_return from_beast(parser.release());
@@ -227,10 +230,12 @@ asio::awaitable<result<http_response>> https_client::send(url const& endpoint, h
             conn = std::move(*fresh);
         }
         bool keep_alive = false;
-        auto response = co_await state_->exchange(*conn, endpoint, message, keep_alive);
+        bool answered = false;
+        auto response = co_await state_->exchange(*conn, endpoint, message, keep_alive, answered);
         // A kept-alive connection the server has meanwhile closed fails before any answer:
-        // that request never reached the server, so it goes once more on a new connection.
-        if (!response && reused && response.error().kind == failure_kind::transport) {
+        // that request was not processed, so it goes once more on a new connection. Once
+        // any of an answer has arrived, the server did act on it: no second try.
+        if (!response && reused && !answered && response.error().kind == failure_kind::transport) {
             conn.reset();
             reused = false;
             continue;

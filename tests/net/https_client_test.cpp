@@ -1,5 +1,6 @@
 #include "net/https_client.hpp"
 
+#include <atomic>
 #include <cstdlib>
 
 #include <boost/asio/io_context.hpp>
@@ -87,6 +88,22 @@ TEST_F(https_client_test, retries_once_on_a_new_connection_when_the_server_close
     ASSERT_TRUE(second) << describe(second.error());
     EXPECT_EQ(second->body, "ok");
     EXPECT_EQ(server.connections_accepted(), 2u);
+}
+
+TEST_F(https_client_test, does_not_resend_a_request_whose_answer_was_cut_short_on_a_reused_connection) {
+    std::atomic<int> seen{0};
+    loopback_server server{[&](http_request const&) {
+        if (seen++ == 0) return answer(200, "ok");
+        return testing_support_answer{testing_support_answer::action::send_raw, {},
+                                      "HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\n{\"id\":"};
+    }};
+    auto client = make_client();
+    auto where = endpoint("http", "127.0.0.1", server.port());
+    ASSERT_TRUE(send(client, where));
+    auto second = send(client, where);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().kind, failure_kind::transport);
+    EXPECT_EQ(server.requests().size(), 2u);  // the server acted on it: it must not be sent again
 }
 
 TEST_F(https_client_test, tls_with_a_trusted_ca_and_matching_name) {
