@@ -22,16 +22,18 @@ boost::json::value text_or_null(std::string const& text) {
 
 std::string_view status_of(target_status const& target, std::chrono::system_clock::time_point now) {
     if (!target.attempted) return "starting";
-    if (!target.last_refresh_ok) return "failing";
-    if (!target.token_expires_at || *target.token_expires_at <= now) return "expired";
+    // A token that expired in Rancher is the worst news, whatever the last refresh did.
+    if (target.token_expires_at && *target.token_expires_at <= now) return "expired";
+    if (!target.last_refresh_ok || !target.token_expires_at) return "failing";
     return "ok";
 }
 
 }  // namespace
 
 health_report evaluate_health(std::vector<target_status> const& targets, std::chrono::system_clock::time_point now) {
-    // The worst state wins: a failing target matters more than one still starting.
-    constexpr std::string_view severity[] = {"ok", "starting", "expired", "failing"};
+    // The worst state wins: pulls fail on an expired token; a failing refresh matters more
+    // than one still starting.
+    constexpr std::string_view severity[] = {"ok", "starting", "failing", "expired"};
     auto rank = [&](std::string_view s) { return std::ranges::find(severity, s) - std::begin(severity); };
 
     std::string_view overall = targets.empty() ? "starting" : "ok";

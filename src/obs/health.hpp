@@ -24,8 +24,8 @@ struct health_report {
 };
 
 // Healthy (200) when every target's last refresh succeeded and its token in Rancher has not
-// expired; otherwise 503, with "status" saying why: "starting" (no refresh has completed yet),
-// "failing" (the last refresh failed), "expired" (the token in Rancher has expired). The body:
+// expired; otherwise 503, with "status" saying why, worst first: "expired" (the token in Rancher
+// has expired), "failing" (the last refresh failed), "starting" (no refresh has completed yet). The body:
 // {"status":..,"last_success":..,"token_expires_at":..,"last_error":..,"registries":[...]},
 // times in ISO 8601 UTC or null; the top-level fields summarise the targets (oldest success,
 // earliest expiry, first error).

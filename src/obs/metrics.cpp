@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include <fmt/format.h>
+#include <spdlog/fmt/fmt.h>  // spdlog's fmt, bundled or external alike
 
 namespace rancher_ecr {
 
@@ -115,7 +115,8 @@ std::string const& service_metrics::render() {
     append_sample(text_, "last_success_timestamp_seconds", "", last_success_seconds_);
 
     append_family(text_, "token_expiry_timestamp_seconds", "gauge",
-                  "Unix time at which the token written into Rancher for a registry expires.");
+                  "Unix time at which the token written into Rancher for a registry expires (ECR's expiresAt; "
+                  "12 hours after the write when ECR reports an expiry already past or weeks away).");
     for (auto const& [host, seconds] : token_expiry_seconds_) {
         labels = "{registry=";
         append_label_value(labels, host);

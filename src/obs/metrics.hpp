@@ -12,7 +12,8 @@ namespace rancher_ecr {
 // A Prometheus histogram with fixed buckets (upper bounds in seconds, ascending).
 class duration_histogram {
 public:
-    static constexpr std::array<double, 11> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    // Up to 30 s: the HTTPS client allows 5 s to connect and 15 s for the exchange.
+    static constexpr std::array<double, 12> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
     void observe(std::chrono::steady_clock::duration elapsed);
     // Appends the _bucket (cumulative, +Inf last), _sum and _count lines of `name{labels}`.

@@ -67,6 +67,18 @@ TEST(evaluate_health, expired_when_the_token_in_rancher_has_expired) {
     EXPECT_EQ(body_of(report).at("status").as_string(), "expired");
 }
 
+TEST(evaluate_health, expired_wins_over_failing) {
+    auto stale = fresh("111111111111");
+    stale.token_expires_at = now - 8h;
+    stale.last_refresh_ok = false;
+    stale.last_error = "fetching the ECR token failed";
+    auto broken = fresh("222222222222");
+    broken.last_refresh_ok = false;
+    auto report = evaluate_health({broken, stale}, now);
+    EXPECT_EQ(report.http_status, 503);
+    EXPECT_EQ(body_of(report).at("status").as_string(), "expired");
+}
+
 TEST(evaluate_health, one_target_still_starting_hides_the_others_success_time) {
     target_status waiting;
     waiting.name = "222222222222";
