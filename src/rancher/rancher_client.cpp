@@ -1,0 +1,282 @@
+#include "rancher/rancher_client.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "rancher/rancher_url.hpp"
+
+// GCC 12 flags Asio's coroutine frames (allocated by aligned_new, freed through the frame's sized
+// operator delete) as a mismatched pair once both are inlined into a coroutine: a false positive,
+// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=109224, https://github.com/chriskohlhoff/asio/issues/1391.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace rancher_ecr {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// A server whose pagination never ends (a proxy replaying the same `next`) must not keep us busy.
+constexpr int max_pages = 1000;
+
+std::string operation_of(std::string_view method, url const& target) {
+    return "Rancher " + std::string{method} + " " + target.target;
+}
+
+bool succeeded(http_response const& response) { return response.status >= 200 && response.status <= 299; }
+
+// Puts the operation in front of a transport or parse failure ("Rancher GET /v2-beta: ...").
+failure in_operation(failure problem, std::string const& operation, int http_status = 0) {
+    problem.message = operation + ": " + problem.message;
+    if (http_status != 0) problem.http_status = http_status;
+    return problem;
+}
+
+void replace_all(std::string& text, std::string const& secret) {
+    // A short "secret" would mangle ordinary words; real keys and ECR tokens are long.
+    if (secret.size() < 8) return;
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+        text.replace(at, secret.size(), "***");
+}
+
+// Every page of a collection, starting at `first`, following pagination.next on the same origin.
+template <class T, class Get>
+asio::awaitable<result<std::vector<T>>> list_all(Get get, url const base, url first,
+                                                 result<rancher_page<T>> (*parse)(std::string_view)) {
+    std::vector<T> rows;
+    std::size_t removed = 0;
+    std::set<std::string> seen;
+    url next = first;
+    int page_number = 0;
+    for (;; ++page_number) {
+        auto const operation = operation_of("GET", next);
+        if (page_number == max_pages || !seen.insert(next.target).second)
+            co_return make_failure(failure_kind::bad_response,
+                                   operation + ": the pagination does not end (a page repeats or there are over " +
+                                       std::to_string(max_pages) + " pages)");
+        auto response = co_await get(next);
+        if (!response) co_return response.error();
+        auto page = parse(response->body);
+        if (!page) co_return in_operation(page.error(), operation, response->status);
+        removed += page->removed_rows;
+        std::ranges::move(page->items, std::back_inserter(rows));
+        if (!page->next) break;
+        auto following = resolve_rancher_link(base, *page->next);
+        if (!following) co_return in_operation(following.error(), operation, response->status);
+        next = std::move(*following);
+    }
+    spdlog::trace("Rancher: {} rows in {} pages from {} ({} removed rows skipped)", rows.size(), page_number + 1,
+                  first.target, removed);
+    co_return rows;
+}
+
+}  // namespace
+
+rancher_client::rancher_client(http_transport& transport, url cattle_url, std::string access_key,
+                               std::string secret_key)
+    : transport_{transport}, access_key_{std::move(access_key)}, secret_key_{std::move(secret_key)} {
+    auto normalised = normalise_cattle_url(cattle_url);
+    if (normalised) {
+        base_ = std::move(*normalised);
+    } else {
+        base_ = std::move(cattle_url);
+        base_problem_ = normalised.error();
+    }
+}
+
+asio::awaitable<result<rancher_write_report>> rancher_client::write_registry_credential(std::string registry_host,
+                                                                                        std::string username,
+                                                                                        std::string password,
+                                                                                        bool auto_create) {
+    if (base_problem_) co_return *base_problem_;
+    auto const host = registry_host_of(registry_host);
+    if (host.empty())
+        co_return make_failure(failure_kind::config, "no registry host to write a Rancher credential for");
+    // An empty password would lock every node out of the registry until the next refresh.
+    if (password.empty() || username.empty())
+        co_return make_failure(failure_kind::bad_response, "refusing to write an empty user name or password into "
+                                                           "the Rancher credential of " + host);
+    auto written = co_await write(host, username, password, auto_create);
+    if (!written) co_return redacted(written.error(), password);
+    co_return written;
+}
+
+asio::awaitable<result<rancher_write_report>> rancher_client::write(std::string const& host,
+                                                                    std::string const& username,
+                                                                    std::string const& password, bool auto_create) {
+    auto collections = co_await discover();
+    if (!collections) co_return collections.error();
+
+    rancher_write_report report;
+    auto registry = co_await find_registry(collections->registries, host);
+    if (!registry) co_return registry.error();
+    if (!*registry) {
+        if (!auto_create) co_return registry_not_found(host, base_.text());
+        auto const operation = operation_of("POST", collections->registries);
+        auto created = co_await exchange("POST", collections->registries, registry_create_body(host));
+        if (!created) co_return created.error();
+        if (succeeded(*created)) {
+            auto parsed = parse_registry(created->body);
+            if (!parsed) co_return in_operation(parsed.error(), operation, created->status);
+            spdlog::debug("Rancher: created registry {} for {}", parsed->id, host);
+            *registry = std::move(*parsed);
+            report.registry_created = true;
+        } else {
+            auto problem = parse_rancher_error(created->status, created->body, operation);
+            if (problem.code != "ServerAddressUsed") co_return problem;
+            // Someone created it between our list and our POST: use theirs.
+            spdlog::debug("Rancher: a registry for {} appeared meanwhile (ServerAddressUsed); listing again", host);
+            registry = co_await find_registry(collections->registries, host);
+            if (!registry) co_return registry.error();
+            if (!*registry) {
+                problem.message += "; yet no live registry for " + host + " is listed (being removed?)";
+                problem.retryable = true;  // the removal completes, or the new one shows up
+                co_return problem;
+            }
+        }
+    }
+    report.registry_id = (*registry)->id;
+
+    auto listed = co_await list_credentials(collections->credentials, report.registry_id);
+    if (!listed) co_return listed.error();
+    auto const credentials = credentials_of(*listed, report.registry_id);
+    if (credentials.size() != listed->size())
+        spdlog::warn("Rancher: {} credentials listed for registry {} belong to other registries; left alone",
+                     listed->size() - credentials.size(), report.registry_id);
+
+    if (credentials.empty()) {
+        auto const operation = operation_of("POST", collections->credentials);
+        auto created = co_await exchange("POST", collections->credentials,
+                                         credential_create_body(report.registry_id, username, password));
+        if (!created) co_return created.error();
+        if (!succeeded(*created)) co_return parse_rancher_error(created->status, created->body, operation);
+        auto parsed = parse_credential(created->body);
+        if (!parsed) co_return in_operation(parsed.error(), operation, created->status);
+        spdlog::debug("Rancher: created credential {} of registry {} ({})", parsed->id, report.registry_id, host);
+        report.credentials_created = 1;
+    }
+    for (auto const& credential : credentials) {
+        auto target = resolve_rancher_link(base_, credential.self_link);
+        if (!target) co_return in_operation(target.error(), "Rancher credential " + credential.id);
+        auto updated = co_await exchange("PUT", *target, credential_update_body(username, password));
+        if (!updated) co_return updated.error();
+        if (!succeeded(*updated))
+            co_return parse_rancher_error(updated->status, updated->body, operation_of("PUT", *target));
+        spdlog::debug("Rancher: updated credential {} ({}) of registry {} ({})", credential.id, credential.state,
+                      report.registry_id, host);
+        ++report.credentials_updated;
+    }
+    co_return report;
+}
+
+asio::awaitable<result<http_response>> rancher_client::exchange(std::string method, url const& target,
+                                                                std::string body) {
+    http_request request;
+    request.method = method;
+    request.target = target.target;
+    request.headers = {
+        {"Host", target.authority()},
+        {"Accept", "application/json"},
+        {"Authorization", basic_authorization(access_key_, secret_key_)},
+    };
+    if (!body.empty()) request.headers.push_back({"Content-Type", "application/json"});
+    request.body = std::move(body);
+    spdlog::trace("Rancher: {} {}", method, target.text());
+    auto response = co_await transport_.send(target, std::move(request));
+    if (!response) co_return in_operation(response.error(), operation_of(method, target));
+    spdlog::trace("Rancher: {} {} answered HTTP {}", method, target.target, response->status);
+    co_return response;
+}
+
+asio::awaitable<result<rancher_client::collection_urls>> rancher_client::discover() {
+    if (collections_) co_return *collections_;
+
+    auto const operation = operation_of("GET", base_);
+    auto root = co_await exchange("GET", base_, {});
+    if (!root) co_return root.error();
+    if (!succeeded(*root)) co_return parse_rancher_error(root->status, root->body, operation);
+    auto const schemas_link = root->header("X-API-Schemas");
+    if (!schemas_link || schemas_link->empty())
+        co_return make_failure(failure_kind::bad_response,
+                               operation + ": the answer has no X-API-Schemas header (is CATTLE_URL a Rancher 1.x API?)");
+    auto schemas_url = resolve_rancher_link(base_, *schemas_link);
+    if (!schemas_url) co_return in_operation(schemas_url.error(), operation, root->status);
+
+    // The base may be the schemas collection itself; then its answer is the one to read.
+    auto schemas_answer = std::move(*root);
+    auto schemas_operation = operation;
+    if (schemas_url->target != base_.target) {
+        schemas_operation = operation_of("GET", *schemas_url);
+        auto schemas = co_await exchange("GET", *schemas_url, {});
+        if (!schemas) co_return schemas.error();
+        if (!succeeded(*schemas)) co_return parse_rancher_error(schemas->status, schemas->body, schemas_operation);
+        schemas_answer = std::move(*schemas);
+    }
+    auto links = parse_schemas(schemas_answer.body);
+    if (!links) co_return in_operation(links.error(), schemas_operation, schemas_answer.status);
+    auto registries = resolve_rancher_link(base_, links->registries);
+    if (!registries) co_return in_operation(registries.error(), schemas_operation, schemas_answer.status);
+    auto credentials = resolve_rancher_link(base_, links->credentials);
+    if (!credentials) co_return in_operation(credentials.error(), schemas_operation, schemas_answer.status);
+
+    collections_ = collection_urls{std::move(*registries), std::move(*credentials)};
+    spdlog::debug("Rancher: API at {}: registries at {}, credentials at {}", base_.text(), collections_->registries.target,
+                  collections_->credentials.target);
+    co_return *collections_;
+}
+
+asio::awaitable<result<http_response>> rancher_client::get(url const& target) {
+    auto response = co_await exchange("GET", target, {});
+    if (response && !succeeded(*response))
+        co_return parse_rancher_error(response->status, response->body, operation_of("GET", target));
+    co_return response;
+}
+
+asio::awaitable<result<std::vector<rancher_registry>>> rancher_client::list_registries(url const& collection) {
+    co_return co_await list_all<rancher_registry>([this](url const& page) { return get(page); }, base_, collection,
+                                                  parse_registry_page);
+}
+
+asio::awaitable<result<std::vector<rancher_credential>>> rancher_client::list_credentials(
+    url const& collection, std::string const& registry_id) {
+    // serverAddress is no column, but registryId is: the server filters credentials (§1.3).
+    url first = collection;
+    first.target = with_query_parameter(first.target, "registryId", registry_id);
+    co_return co_await list_all<rancher_credential>([this](url const& page) { return get(page); }, base_,
+                                                    std::move(first), parse_credential_page);
+}
+
+asio::awaitable<result<std::optional<rancher_registry>>> rancher_client::find_registry(url const& collection,
+                                                                                       std::string const& host) {
+    auto registries = co_await list_registries(collection);
+    if (!registries) co_return registries.error();
+    auto chosen = select_registry(*registries, host);
+    auto const matching = std::ranges::count_if(
+        *registries, [&](rancher_registry const& r) { return server_address_matches(r.server_address, host); });
+    if (chosen) {
+        spdlog::debug("Rancher: registry {} (server address {}, {}) matches {} among {} registries", chosen->id,
+                      chosen->server_address, chosen->state, host, registries->size());
+        if (matching > 1)
+            spdlog::warn("Rancher: {} registries match {}; writing registry {} only (server address {})", matching,
+                         host, chosen->id, chosen->server_address);
+    } else {
+        spdlog::debug("Rancher: none of {} registries matches {}", registries->size(), host);
+    }
+    co_return chosen;
+}
+
+failure rancher_client::redacted(failure problem, std::string const& password) const {
+    for (auto const* secret : {&password, &secret_key_}) {
+        replace_all(problem.message, *secret);
+        replace_all(problem.code, *secret);
+    }
+    return problem;
+}
+
+}  // namespace rancher_ecr

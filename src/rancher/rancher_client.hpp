@@ -1,0 +1,80 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "error.hpp"
+#include "net/http_message.hpp"
+#include "net/http_transport.hpp"
+#include "net/url.hpp"
+#include "rancher/rancher_resources.hpp"
+
+namespace rancher_ecr {
+
+// What one write_registry_credential did.
+struct rancher_write_report {
+    std::string registry_id;
+    int credentials_updated = 0;
+    int credentials_created = 0;
+    bool registry_created = false;
+};
+
+// Writes registry credentials into a Rancher 1.x environment through its v2-beta API (spec
+// rancher.md Part 1) over `transport`, which must outlive it. Authenticates with HTTP Basic and
+// the key pair; the secret key and the passwords never appear in a message or a log line.
+// Requests go to CATTLE_URL's origin only, whatever host Rancher's links name.
+class rancher_client {
+public:
+    // `cattle_url` is normalised here (normalise_cattle_url); a URL it refuses makes every call
+    // fail with that config failure.
+    rancher_client(http_transport& transport, url cattle_url, std::string access_key, std::string secret_key);
+
+    // Writes username/password into every live credential of the registry whose server address
+    // matches `registry_host` (host[:port], see select_registry); creates a credential when the
+    // registry has none; with `auto_create`, creates the registry (serverAddress the bare host)
+    // when none matches, and lists again when Rancher answers 400 ServerAddressUsed (it appeared
+    // meanwhile). Never writes to another host's registry, never creates a second registry for a
+    // host, never writes an empty password (a bad_response failure before any request).
+    // Completes with what was done, or with the first failure: the transport's, a Rancher error
+    // (kind service: status, code, fieldName; retryable per is_retryable_rancher_error), a
+    // malformed answer (kind bad_response), or code "RegistryNotFound" naming the host when no
+    // registry matches and !auto_create. Discovery runs on the first call and is kept.
+    boost::asio::awaitable<result<rancher_write_report>> write_registry_credential(std::string registry_host,
+                                                                                   std::string username,
+                                                                                   std::string password,
+                                                                                   bool auto_create);
+
+    // The normalised API base.
+    url const& base() const { return base_; }
+
+private:
+    struct collection_urls {
+        url registries;
+        url credentials;
+    };
+
+    boost::asio::awaitable<result<http_response>> exchange(std::string method, url const& target, std::string body);
+    // GET that turns a non-2xx answer into the Rancher error.
+    boost::asio::awaitable<result<http_response>> get(url const& target);
+    boost::asio::awaitable<result<collection_urls>> discover();
+    boost::asio::awaitable<result<std::vector<rancher_registry>>> list_registries(url const& collection);
+    boost::asio::awaitable<result<std::vector<rancher_credential>>> list_credentials(url const& collection,
+                                                                                     std::string const& registry_id);
+    boost::asio::awaitable<result<std::optional<rancher_registry>>> find_registry(url const& collection,
+                                                                                  std::string const& host);
+    boost::asio::awaitable<result<rancher_write_report>> write(std::string const& host, std::string const& username,
+                                                               std::string const& password, bool auto_create);
+    failure redacted(failure problem, std::string const& password) const;
+
+    http_transport& transport_;
+    url base_;
+    std::optional<failure> base_problem_;
+    std::string access_key_;
+    std::string secret_key_;
+    std::optional<collection_urls> collections_;
+};
+
+}  // namespace rancher_ecr

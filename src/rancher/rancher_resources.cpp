@@ -1,0 +1,415 @@
+#include "rancher/rancher_resources.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <utility>
+
+#include <boost/json.hpp>
+
+namespace rancher_ecr {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view kind_name(json::kind kind) {
+    switch (kind) {
+        case json::kind::null: return "null";
+        case json::kind::bool_: return "a boolean";
+        case json::kind::int64:
+        case json::kind::uint64:
+        case json::kind::double_: return "a number";
+        case json::kind::string: return "a string";
+        case json::kind::array: return "an array";
+        case json::kind::object: return "an object";
+    }
+    return "an unknown JSON value";
+}
+
+// Printable ASCII only, whitespace runs as one space, at most about `max_size` characters: safe
+// in a log line whatever the peer sent.
+std::string sanitised_excerpt(std::string_view text, std::size_t max_size) {
+    std::string out;
+    bool pending_space = false;
+    for (char c : text) {
+        auto const byte = static_cast<unsigned char>(c);
+        if (byte == ' ' || byte == '\t' || byte == '\r' || byte == '\n') {
+            pending_space = !out.empty();
+            continue;
+        }
+        if (out.size() >= max_size) {
+            out += "...";
+            break;
+        }
+        if (pending_space) out += ' ';
+        pending_space = false;
+        out += (byte > 0x20 && byte < 0x7f) ? c : '?';
+    }
+    return out;
+}
+
+std::string lower(std::string_view text) {
+    std::string out{text};
+    std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+failure malformed(std::string_view what, std::string_view detail) {
+    return make_failure(failure_kind::bad_response,
+                        "malformed Rancher " + std::string{what} + ": " + std::string{detail});
+}
+
+// Reads the fields of one row; `where` ("data[3]") starts every complaint.
+class row_reader {
+public:
+    row_reader(json::object const& row, std::string where) : row_{row}, where_{std::move(where)} {}
+
+    // A string field; missing or null gives "" (Cattle writes null fields as null, §1.3).
+    result<std::string> optional_string(std::string_view name) const {
+        json::value const* value = row_.if_contains(name);
+        if (value == nullptr || value->is_null()) return std::string{};
+        if (!value->is_string()) return wrong_type(name, "a string", *value);
+        return std::string{value->get_string()};
+    }
+
+    result<std::string> required_string(std::string_view name) const {
+        auto text = optional_string(name);
+        if (text && text->empty()) return missing(name);
+        return text;
+    }
+
+    result<std::string> self_link() const {
+        json::value const* links = row_.if_contains("links");
+        if (links == nullptr || links->is_null()) return missing("links.self");
+        if (!links->is_object()) return wrong_type("links", "an object", *links);
+        json::value const* self = links->get_object().if_contains("self");
+        if (self == nullptr || self->is_null()) return missing("links.self");
+        if (!self->is_string()) return wrong_type("links.self", "a string", *self);
+        if (self->get_string().empty()) return missing("links.self");
+        return std::string{self->get_string()};
+    }
+
+    bool removed_is_set() const {
+        json::value const* removed = row_.if_contains("removed");
+        return removed != nullptr && !removed->is_null();
+    }
+
+    failure missing(std::string_view name) const {
+        return malformed("answer", where_ + "." + std::string{name} + " is missing");
+    }
+
+private:
+    failure wrong_type(std::string_view name, std::string_view expected, json::value const& got) const {
+        return malformed("answer", where_ + "." + std::string{name} + ": expected " + std::string{expected} +
+                                       ", got " + std::string{kind_name(got.kind())});
+    }
+
+    json::object const& row_;
+    std::string where_;
+};
+
+// The state of a row, whether it is removed, and its id when it is not.
+struct row_head {
+    std::string id;
+    std::string state;
+    bool removed = false;
+};
+
+result<row_head> read_head(row_reader const& reader) {
+    row_head head;
+    auto state = reader.optional_string("state");
+    if (!state) return state.error();
+    head.state = std::move(*state);
+    head.removed = is_removed_row(head.state, reader.removed_is_set());
+    if (head.removed) return head;  // skipped whatever else it holds
+    auto id = reader.required_string("id");
+    if (!id) return id.error();
+    head.id = std::move(*id);
+    return head;
+}
+
+result<rancher_registry> read_registry(row_reader const& reader, row_head head) {
+    rancher_registry out{std::move(head.id), std::move(head.state), {}, {}};
+    auto address = reader.optional_string("serverAddress");
+    if (!address) return address.error();
+    out.server_address = std::move(*address);
+    auto self = reader.self_link();
+    if (!self) return self.error();
+    out.self_link = std::move(*self);
+    return out;
+}
+
+result<rancher_credential> read_credential(row_reader const& reader, row_head head) {
+    rancher_credential out{std::move(head.id), std::move(head.state), {}, {}};
+    auto registry = reader.optional_string("registryId");
+    if (!registry) return registry.error();
+    out.registry_id = std::move(*registry);
+    auto self = reader.self_link();
+    if (!self) return self.error();
+    out.self_link = std::move(*self);
+    return out;
+}
+
+result<json::object> parse_object(std::string_view body, std::string_view what) {
+    if (body.empty()) return malformed(what, "the body is empty");
+    boost::system::error_code ec;
+    json::value root = json::parse(body, ec);
+    // The parser's message names the problem ("incomplete JSON"), not the input.
+    if (ec) return malformed(what, "not valid JSON (" + ec.message() + ")");
+    if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{kind_name(root.kind())});
+    return std::move(root.get_object());
+}
+
+template <class T>
+using row_parser = result<T> (*)(row_reader const&, row_head);
+
+template <class T>
+result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
+    auto root = parse_object(body, "collection");
+    if (!root) return root.error();
+    json::value const* data = root->if_contains("data");
+    if (data == nullptr) return malformed("collection", "data is missing (not a collection?)");
+    if (!data->is_array()) return malformed("collection", "data: expected an array, got " + std::string{kind_name(data->kind())});
+
+    rancher_page<T> page;
+    auto const& rows = data->get_array();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        std::string where = "data[" + std::to_string(i) + "]";
+        if (!rows[i].is_object())
+            return malformed("collection", where + ": expected an object, got " + std::string{kind_name(rows[i].kind())});
+        row_reader reader{rows[i].get_object(), std::move(where)};
+        auto head = read_head(reader);
+        if (!head) return head.error();
+        if (head->removed) {
+            ++page.removed_rows;
+            continue;
+        }
+        auto row = parse_row(reader, std::move(*head));
+        if (!row) return row.error();
+        page.items.push_back(std::move(*row));
+    }
+
+    if (json::value const* pagination = root->if_contains("pagination"); pagination != nullptr && !pagination->is_null()) {
+        if (!pagination->is_object())
+            return malformed("collection", "pagination: expected an object, got " + std::string{kind_name(pagination->kind())});
+        if (json::value const* next = pagination->get_object().if_contains("next"); next != nullptr && !next->is_null()) {
+            if (!next->is_string())
+                return malformed("collection", "pagination.next: expected a string, got " + std::string{kind_name(next->kind())});
+            if (!next->get_string().empty()) page.next = std::string{next->get_string()};
+        }
+    }
+    return page;
+}
+
+template <class T>
+result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
+    auto root = parse_object(body, "resource");
+    if (!root) return root.error();
+    row_reader reader{*root, "resource"};
+    auto head = read_head(reader);
+    if (!head) return head.error();
+    return parse_row(reader, std::move(*head));
+}
+
+std::string credential_fields(json::object body, std::string_view username, std::string_view password) {
+    body["publicValue"] = username;
+    body["secretValue"] = password;
+    body["email"] = rancher_placeholder_email;
+    return json::serialize(body);
+}
+
+std::string_view operator_hint(int http_status, std::string_view code) {
+    switch (http_status) {
+        case 401: return "check CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY";
+        case 403: return "the API key has no access to this environment; use an environment API key";
+        case 404: return "check CATTLE_URL (its path and project id)";
+        default: break;
+    }
+    if (code == "ServerAddressUsed") return "a registry with this server address already exists";
+    return {};
+}
+
+std::string id_of(json::object const& fields, std::string_view name) {
+    json::value const* value = fields.if_contains(name);
+    if (value == nullptr || !value->is_string()) return {};
+    return sanitised_excerpt(value->get_string(), 300);
+}
+
+// Rancher ids are "1" + type prefix + number: compare the numbers, not the text ("1sp9" < "1sp12").
+bool lower_id(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return a.size() < b.size();
+    return a < b;
+}
+
+}  // namespace
+
+bool is_removed_row(std::string_view state, bool removed_is_set) {
+    static constexpr std::array<std::string_view, 4> gone{"removing", "removed", "purging", "purged"};
+    return removed_is_set || std::ranges::find(gone, state) != gone.end();
+}
+
+result<rancher_page<rancher_registry>> parse_registry_page(std::string_view body) {
+    return parse_page<rancher_registry>(body, read_registry);
+}
+
+result<rancher_page<rancher_credential>> parse_credential_page(std::string_view body) {
+    return parse_page<rancher_credential>(body, read_credential);
+}
+
+result<rancher_registry> parse_registry(std::string_view body) { return parse_resource<rancher_registry>(body, read_registry); }
+
+result<rancher_credential> parse_credential(std::string_view body) {
+    return parse_resource<rancher_credential>(body, read_credential);
+}
+
+result<rancher_collections> parse_schemas(std::string_view body) {
+    auto root = parse_object(body, "schemas answer");
+    if (!root) return root.error();
+    json::value const* data = root->if_contains("data");
+    if (data == nullptr || !data->is_array()) return malformed("schemas answer", "data is missing or not an array");
+
+    // Type names are case-insensitive in Cattle paths; match the ids the same way.
+    auto collection_of = [&](std::string_view type) -> std::string {
+        for (auto const& schema : data->get_array()) {
+            if (!schema.is_object()) continue;
+            auto const& fields = schema.get_object();
+            json::value const* id = fields.if_contains("id");
+            if (id == nullptr || !id->is_string() || lower(id->get_string()) != lower(type)) continue;
+            json::value const* links = fields.if_contains("links");
+            if (links == nullptr || !links->is_object()) return {};
+            json::value const* collection = links->get_object().if_contains("collection");
+            if (collection == nullptr || !collection->is_string()) return {};
+            return std::string{collection->get_string()};
+        }
+        return {};
+    };
+    rancher_collections out{collection_of("registry"), collection_of("registryCredential")};
+    for (auto [type, link] : {std::pair{"registry", &out.registries}, std::pair{"registryCredential", &out.credentials}}) {
+        if (link->empty())
+            return make_failure(failure_kind::bad_response,
+                                std::string{"the Rancher API offers no '"} + type +
+                                    "' collection to this key (is it an environment API key, and CATTLE_URL a "
+                                    "Rancher 1.x API?)");
+    }
+    return out;
+}
+
+std::string registry_host_of(std::string_view server_address) {
+    auto const first = server_address.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    server_address.remove_prefix(first);
+    if (auto scheme = server_address.find("://"); scheme != std::string_view::npos)
+        server_address.remove_prefix(scheme + 3);
+    server_address = server_address.substr(0, server_address.find_first_of("/?# \t"));
+    if (auto at = server_address.rfind('@'); at != std::string_view::npos) server_address.remove_prefix(at + 1);
+    return lower(server_address);
+}
+
+bool server_address_matches(std::string_view server_address, std::string_view host) {
+    auto const wanted = registry_host_of(host);
+    return !wanted.empty() && registry_host_of(server_address) == wanted;
+}
+
+std::optional<rancher_registry> select_registry(std::span<rancher_registry const> registries, std::string_view host) {
+    auto const wanted = registry_host_of(host);
+    // Lower rank wins: (not exact, not active, id).
+    auto rank = [&](rancher_registry const& r) { return std::pair{lower(r.server_address) != wanted, r.state != "active"}; };
+    rancher_registry const* best = nullptr;
+    for (auto const& candidate : registries) {
+        if (!server_address_matches(candidate.server_address, wanted)) continue;
+        if (best == nullptr || rank(candidate) < rank(*best) ||
+            (rank(candidate) == rank(*best) && lower_id(candidate.id, best->id)))
+            best = &candidate;
+    }
+    if (best == nullptr) return std::nullopt;
+    return *best;
+}
+
+std::vector<rancher_credential> credentials_of(std::span<rancher_credential const> credentials,
+                                               std::string_view registry_id) {
+    std::vector<rancher_credential> out;
+    for (auto const& credential : credentials)
+        if (credential.registry_id == registry_id) out.push_back(credential);
+    std::ranges::sort(out, [](auto const& a, auto const& b) { return lower_id(a.id, b.id); });
+    return out;
+}
+
+std::string credential_update_body(std::string_view username, std::string_view password) {
+    return credential_fields({}, username, password);
+}
+
+std::string credential_create_body(std::string_view registry_id, std::string_view username, std::string_view password) {
+    json::object body;
+    body["registryId"] = registry_id;
+    return credential_fields(std::move(body), username, password);
+}
+
+std::string registry_create_body(std::string_view host) {
+    json::object body;
+    body["serverAddress"] = host;
+    body["name"] = host;
+    return json::serialize(body);
+}
+
+std::string basic_authorization(std::string_view access_key, std::string_view secret_key) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string plain{access_key};
+    plain += ':';
+    plain += secret_key;
+    std::string out = "Basic ";
+    for (std::size_t i = 0; i < plain.size(); i += 3) {
+        std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i])) << 16;
+        if (i + 1 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 1])) << 8;
+        if (i + 2 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 2]));
+        out += alphabet[(group >> 18) & 0x3f];
+        out += alphabet[(group >> 12) & 0x3f];
+        out += i + 1 < plain.size() ? alphabet[(group >> 6) & 0x3f] : '=';
+        out += i + 2 < plain.size() ? alphabet[group & 0x3f] : '=';
+    }
+    return out;
+}
+
+bool is_retryable_rancher_error(int http_status) { return http_status == 429 || (http_status >= 500 && http_status <= 599); }
+
+failure registry_not_found(std::string_view host, std::string_view api) {
+    failure out = make_failure(failure_kind::service, "no Rancher registry for " + std::string{host} + " at " +
+                                                          std::string{api} + "; add one with server address " +
+                                                          std::string{host} + ", or set AUTO_CREATE=true");
+    out.code = "RegistryNotFound";
+    return out;
+}
+
+failure parse_rancher_error(int http_status, std::string_view body, std::string_view operation) {
+    failure out;
+    out.kind = failure_kind::service;
+    out.http_status = http_status;
+    out.retryable = is_retryable_rancher_error(http_status);
+    out.message = std::string{operation.empty() ? "Rancher request" : operation} + " failed: HTTP " +
+                  std::to_string(http_status);
+
+    // Bound the work on a hostile body; a real Cattle error is a few hundred bytes.
+    std::string_view const bounded = body.substr(0, 64 * 1024);
+    boost::system::error_code ec;
+    json::value const root = json::parse(bounded, ec);
+    if (!ec && root.is_object() && (root.get_object().contains("code") || root.get_object().contains("fieldName"))) {
+        auto const& fields = root.get_object();
+        out.code = id_of(fields, "code");
+        auto const field = id_of(fields, "fieldName");
+        auto message = id_of(fields, "message");
+        if (message.empty()) message = id_of(fields, "detail");
+        if (!out.code.empty()) out.message += " " + out.code;
+        if (!field.empty()) out.message += ", field " + field;
+        // Status-only errors repeat the reason phrase as the message (§1.6).
+        if (!message.empty() && message != out.code) out.message += ": " + message;
+    } else if (auto excerpt = sanitised_excerpt(bounded, 200); !excerpt.empty()) {
+        out.message += ", not a Rancher error: " + excerpt;
+    }
+    if (auto hint = operator_hint(http_status, out.code); !hint.empty()) {
+        out.message += "; ";
+        out.message += hint;
+    }
+    return out;
+}
+
+}  // namespace rancher_ecr

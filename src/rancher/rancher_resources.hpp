@@ -1,0 +1,120 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.hpp"
+
+namespace rancher_ecr {
+
+// The Rancher 1.x (Cattle) payloads and the decisions about them (spec rancher.md Part 1), free
+// of I/O so that tests drive them with plain strings. rancher_client moves the bytes.
+
+// Sent as `email` with every credential: /v1 and Rancher 1.2 to 1.5.3 require a non-empty one,
+// later versions ignore it (§1.7). The value the original rancher-ecr-credentials sends.
+inline constexpr std::string_view rancher_placeholder_email = "not-really@required.anymore";
+
+struct rancher_registry {
+    std::string id;              // "1sp12"
+    std::string state;           // "active", "registering", ...
+    std::string server_address;  // as stored: may carry a scheme, a path, upper case
+    std::string self_link;       // links.self, an absolute URL
+};
+
+struct rancher_credential {
+    std::string id;           // "1c34"
+    std::string state;
+    std::string registry_id;  // "1sp12"
+    std::string self_link;
+};
+
+// One page of a collection: its live rows (removed ones are left out, see is_removed_row) and
+// the absolute URL of the next page, if any.
+template <class T>
+struct rancher_page {
+    std::vector<T> items;
+    std::size_t removed_rows = 0;  // how many rows were left out as removed
+    std::optional<std::string> next;
+};
+
+// The collection URLs found by schema discovery (absolute, as Rancher wrote them).
+struct rancher_collections {
+    std::string registries;
+    std::string credentials;
+};
+
+// Whether a row is gone or going: `removed` is set (not null), or the state is removing, removed,
+// purging or purged. Older servers listed such rows for 300 s after removal (§1.3).
+bool is_removed_row(std::string_view state, bool removed_is_set);
+
+// Parse one page of GET <registries collection> / GET <credentials collection>: data[] with id,
+// state, removed, serverAddress (registries) or registryId (credentials) and links.self, and
+// pagination.next. A live row without an id or links.self, a field of the wrong type, or a body
+// that is not a collection is a bad_response failure naming the row and field. Never throws.
+result<rancher_page<rancher_registry>> parse_registry_page(std::string_view body);
+result<rancher_page<rancher_credential>> parse_credential_page(std::string_view body);
+
+// Parse the one resource that a POST (create) answers with. Same failures as the pages.
+result<rancher_registry> parse_registry(std::string_view body);
+result<rancher_credential> parse_credential(std::string_view body);
+
+// The collection links of the `registry` and `registryCredential` schemas in a GET <schemas>
+// answer. A schema missing (an account key without a project, a non-Cattle server) is a
+// bad_response failure that says which.
+result<rancher_collections> parse_schemas(std::string_view body);
+
+// The registry host that a serverAddress names, for matching on the client side (§1.8): scheme,
+// user info, path and trailing slashes dropped, lower case, host[:port]. A port stays part of the
+// host and a default port is NOT dropped: Rancher matches an image's host[:port] against
+// serverAddress as a string (§1.4) and docker keys credentials the same way, so a registry of
+// "host:443" is never used for "host/repo" and is another registry. Empty when nothing is left.
+std::string registry_host_of(std::string_view server_address);
+
+// Whether `server_address` names `host` (both read by registry_host_of).
+bool server_address_matches(std::string_view server_address, std::string_view host);
+
+// The registry to write for `host` among live registries, or nullopt when none matches. Two can
+// match ("host" and "https://HOST/" are different strings to the server); the one Rancher itself
+// uses wins: a serverAddress equal to the bare host (ignoring case) first, then the active state,
+// then the lowest id (the oldest).
+std::optional<rancher_registry> select_registry(std::span<rancher_registry const> registries, std::string_view host);
+
+// The credentials of `registry_id` among `credentials`, lowest id first (the one Rancher uses,
+// §1.4). Filters on the client too: a server that ignored ?registryId= must not make us write
+// into another registry's credentials. Every live state counts, inactive too: a PUT works on it
+// (§1.5) and keeps it current should it be activated again.
+std::vector<rancher_credential> credentials_of(std::span<rancher_credential const> credentials,
+                                               std::string_view registry_id);
+
+// {"publicValue":username,"secretValue":password,"email":placeholder} for PUT <links.self>.
+std::string credential_update_body(std::string_view username, std::string_view password);
+// The same with "registryId" for POST <credentials collection>.
+std::string credential_create_body(std::string_view registry_id, std::string_view username,
+                                   std::string_view password);
+// {"serverAddress":host,"name":host} for POST <registries collection>; `host` must be bare.
+std::string registry_create_body(std::string_view host);
+
+// "Basic base64(access_key:secret_key)" for the Authorization header. A secret: never log it.
+std::string basic_authorization(std::string_view access_key, std::string_view secret_key);
+
+// Whether a Rancher error answer can pass on a later try: 429 and 5xx can; 400, 401, 403, 404,
+// 405, 422 need an operator or a different request. The one place where Rancher errors are
+// classified (timeouts and broken connections are the transport's failures, retryable there).
+bool is_retryable_rancher_error(int http_status);
+
+// The failure when no registry matches `host` and none may be created: kind service, code
+// "RegistryNotFound", naming the host and the API base `api`, and what the operator can do.
+failure registry_not_found(std::string_view host, std::string_view api);
+
+// Turns an error answer into a failure of kind service: Cattle's {"type":"error","status":..,
+// "code":..,"fieldName":..,"message":..} (§1.6) or any other body (a proxy's HTML page: a short,
+// sanitised excerpt). The message starts with `operation` (e.g. "Rancher PUT
+// /v2-beta/registrycredentials/1c34"), then the status, code, field and message, and a hint for
+// 401/403/404. `code` holds Rancher's code. Never quotes what we sent.
+failure parse_rancher_error(int http_status, std::string_view body, std::string_view operation);
+
+}  // namespace rancher_ecr

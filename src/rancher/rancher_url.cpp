@@ -1,0 +1,69 @@
+#include "rancher/rancher_url.hpp"
+
+#include <cctype>
+
+namespace rancher_ecr {
+
+result<url> normalise_cattle_url(std::string_view text) {
+    auto parsed = parse_url(text);
+    if (!parsed) {
+        auto problem = parsed.error();
+        problem.message = "CATTLE_URL: " + problem.message;
+        return problem;
+    }
+    return normalise_cattle_url(std::move(*parsed));
+}
+
+result<url> normalise_cattle_url(url base) {
+    std::string path = base.target;
+    if (path.find('?') != std::string::npos)
+        return make_failure(failure_kind::config, "CATTLE_URL '" + base.text() +
+                                                      "' carries a query; give the API base only, e.g. " +
+                                                      base.origin() + "/v2-beta");
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    if (path.empty()) {
+        path = "/v2-beta";
+    } else if (path == "/v1" || path.starts_with("/v1/")) {
+        path = "/v2-beta" + path.substr(3);
+    }
+    base.target = std::move(path);
+    return base;
+}
+
+result<url> resolve_rancher_link(url const& base, std::string_view link) {
+    url out = base;
+    if (link.starts_with("/") && !link.starts_with("//")) {
+        auto parsed = parse_url(base.origin() + std::string{link});
+        if (!parsed) return make_failure(failure_kind::bad_response, "unusable link in a Rancher answer: " + parsed.error().message);
+        out.target = std::move(parsed->target);
+        return out;
+    }
+    auto parsed = parse_url(link);
+    if (!parsed) return make_failure(failure_kind::bad_response, "unusable link in a Rancher answer: " + parsed.error().message);
+    out.target = std::move(parsed->target);
+    return out;
+}
+
+std::string with_query_parameter(std::string target, std::string_view name, std::string_view value) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    if (target.find('?') == std::string::npos) {
+        target += '?';
+    } else if (target.back() != '?' && target.back() != '&') {
+        target += '&';
+    }
+    target += name;
+    target += '=';
+    for (char c : value) {
+        auto const byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
+            target += c;
+        } else {
+            target += '%';
+            target += hex[byte >> 4];
+            target += hex[byte & 0x0f];
+        }
+    }
+    return target;
+}
+
+}  // namespace rancher_ecr

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "error.hpp"
+#include "net/url.hpp"
+
+namespace rancher_ecr {
+
+// The v2-beta API base that CATTLE_URL names, normalised as go-rancher's v2 client does
+// (spec rancher.md §1.1): an empty path or "/" becomes "/v2-beta"; a leading "/v1" segment
+// ("/v1" or "/v1/...", not "/v10") becomes "/v2-beta"; what follows it ("/projects/1a5") and
+// any other path are kept; trailing slashes are dropped. v1 and v2-beta serve the same registry
+// types, and the email that v1 requires is always sent (§1.7), so moving to v2-beta loses nothing.
+// Fails (kind config, quoting the URL without user info) when the URL does not parse or carries
+// a query, which an API base has no use for.
+result<url> normalise_cattle_url(std::string_view text);
+
+// The same normalisation for an already parsed URL.
+result<url> normalise_cattle_url(url base);
+
+// Where to send a request for `link`, a URL that Rancher put in an answer (X-API-Schemas,
+// links.collection, links.self, pagination.next): its path and query on `base`'s origin.
+// Rancher builds links from the request's Host and X-Forwarded-* headers, which a proxy in front
+// of it often gets wrong (http:// links behind TLS, an internal host name), and the API keys must
+// never go anywhere but CATTLE_URL's origin. A path starting with '/' is accepted too. Fails (kind
+// bad_response, quoting the link) for anything else.
+result<url> resolve_rancher_link(url const& base, std::string_view link);
+
+// `target` with "name=value" appended to its query, `value` percent-encoded.
+std::string with_query_parameter(std::string target, std::string_view name, std::string_view value);
+
+}  // namespace rancher_ecr

@@ -1,0 +1,90 @@
+#include "rancher/rancher_url.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace rancher_ecr {
+namespace {
+
+std::string normalised(std::string_view text) {
+    auto base = normalise_cattle_url(text);
+    if (!base) return "error: " + base.error().message;
+    return base->text();
+}
+
+TEST(normalise_cattle_url, an_empty_path_or_slash_becomes_v2_beta) {
+    EXPECT_EQ(normalised("http://rancher:8080"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("http://rancher:8080/"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("https://Rancher.Example.com//"), "https://rancher.example.com/v2-beta");
+}
+
+TEST(normalise_cattle_url, v1_becomes_v2_beta_and_keeps_the_project) {
+    EXPECT_EQ(normalised("http://rancher:8080/v1"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("http://rancher:8080/v1/"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("http://rancher:8080/v1/projects/1a5"), "http://rancher:8080/v2-beta/projects/1a5");
+}
+
+TEST(normalise_cattle_url, v2_beta_and_projects_are_kept_without_a_trailing_slash) {
+    EXPECT_EQ(normalised("http://rancher:8080/v2-beta"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("http://rancher:8080/v2-beta/"), "http://rancher:8080/v2-beta");
+    EXPECT_EQ(normalised("http://rancher:8080/v2-beta/projects/1a5/"), "http://rancher:8080/v2-beta/projects/1a5");
+}
+
+TEST(normalise_cattle_url, only_a_whole_v1_segment_is_replaced) {
+    EXPECT_EQ(normalised("http://rancher:8080/v10"), "http://rancher:8080/v10");
+    EXPECT_EQ(normalised("http://rancher:8080/rancher/v1"), "http://rancher:8080/rancher/v1");
+}
+
+TEST(normalise_cattle_url, refuses_a_query_and_malformed_urls) {
+    auto with_query = normalise_cattle_url("http://rancher:8080/v2-beta?projectId=1a5");
+    ASSERT_FALSE(with_query);
+    EXPECT_EQ(with_query.error().kind, failure_kind::config);
+    EXPECT_NE(with_query.error().message.find("query"), std::string::npos);
+
+    auto no_scheme = normalise_cattle_url("rancher:8080/v1");
+    ASSERT_FALSE(no_scheme);
+    EXPECT_EQ(no_scheme.error().kind, failure_kind::config);
+    EXPECT_TRUE(no_scheme.error().message.starts_with("CATTLE_URL: ")) << no_scheme.error().message;
+
+    auto user_info = normalise_cattle_url("http://key:s3cr3t@rancher:8080/v1");
+    ASSERT_FALSE(user_info);
+    EXPECT_EQ(user_info.error().message.find("s3cr3t"), std::string::npos) << user_info.error().message;
+}
+
+TEST(resolve_rancher_link, keeps_the_path_and_query_on_the_base_origin) {
+    auto base = *normalise_cattle_url("https://rancher.example.com/v2-beta/projects/1a5");
+    auto same = resolve_rancher_link(base, "https://rancher.example.com/v2-beta/projects/1a5/registries?marker=m100");
+    ASSERT_TRUE(same) << same.error().message;
+    EXPECT_EQ(same->text(), "https://rancher.example.com/v2-beta/projects/1a5/registries?marker=m100");
+
+    // A proxy that terminates TLS makes Rancher write http:// links with an internal name.
+    auto proxied = resolve_rancher_link(base, "http://10.0.0.7:8080/v2-beta/projects/1a5/schemas");
+    ASSERT_TRUE(proxied);
+    EXPECT_EQ(proxied->text(), "https://rancher.example.com/v2-beta/projects/1a5/schemas");
+
+    auto relative = resolve_rancher_link(base, "/v2-beta/registrycredentials/1c34");
+    ASSERT_TRUE(relative);
+    EXPECT_EQ(relative->text(), "https://rancher.example.com/v2-beta/registrycredentials/1c34");
+}
+
+TEST(resolve_rancher_link, refuses_what_is_not_a_link) {
+    auto base = *normalise_cattle_url("http://rancher:8080");
+    for (auto link : {"", "registries", "//evil/x", "ftp://rancher/v2-beta", "http://rancher/a b"}) {
+        auto resolved = resolve_rancher_link(base, link);
+        EXPECT_FALSE(resolved) << link;
+        if (!resolved) {
+            EXPECT_EQ(resolved.error().kind, failure_kind::bad_response);
+        }
+    }
+}
+
+TEST(with_query_parameter, appends_and_encodes) {
+    EXPECT_EQ(with_query_parameter("/v2-beta/registrycredentials", "registryId", "1sp12"),
+              "/v2-beta/registrycredentials?registryId=1sp12");
+    EXPECT_EQ(with_query_parameter("/c?limit=10", "registryId", "a b&c"), "/c?limit=10&registryId=a%20b%26c");
+    EXPECT_EQ(with_query_parameter("/c?", "x", "1"), "/c?x=1");
+}
+
+}  // namespace
+}  // namespace rancher_ecr
