@@ -2,12 +2,11 @@
 #include <cstdio>
 #include <exception>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
 #include "app/config.hpp"
-#include "app/token_fetch.hpp"
+#include "app/healthcheck.hpp"
+#include "app/service.hpp"
 #include "aws/credentials.hpp"
 #include "obs/logging.hpp"
 #include "version.hpp"
@@ -17,8 +16,8 @@ namespace {
 constexpr int exit_failure = 1;
 constexpr int exit_bad_configuration = 2;
 
-int configuration_error(rancher_ecr::failure const& problem) {
-    std::fprintf(stderr, "rancher-ecr-credentials: %s\n", problem.message.c_str());
+int configuration_error(std::string const& message) {
+    std::fprintf(stderr, "rancher-ecr-credentials: %s\n", message.c_str());
     return exit_bad_configuration;
 }
 
@@ -27,40 +26,34 @@ int configuration_error(rancher_ecr::failure const& problem) {
 int main(int argc, char** argv) {
     using namespace rancher_ecr;
     auto command = parse_command_line(argc, argv);
-    if (!command) return configuration_error(command.error());
-    switch (command->mode) {
-        case run_mode::help: std::fputs(usage_text().c_str(), stdout); return 0;
-        case run_mode::version: std::puts("rancher-ecr-credentials " RANCHER_ECR_CREDENTIALS_VERSION); return 0;
-        case run_mode::run:
-        case run_mode::healthcheck:
-            return configuration_error(make_failure(
-                failure_kind::config,
-                "this version can only fetch ECR tokens (--once); the Rancher sync, the refresh schedule, "
-                "/healthz and the healthcheck command are not built yet"));
-        case run_mode::once: break;
+    if (!command) return configuration_error(command.error().message);
+    if (command->mode == run_mode::help) {
+        std::fputs(usage_text().c_str(), stdout);
+        return 0;
+    }
+    if (command->mode == run_mode::version) {
+        std::puts("rancher-ecr-credentials " RANCHER_ECR_CREDENTIALS_VERSION);
+        return 0;
     }
 
     auto env = process_environment();
     auto config = load_config(env);
-    if (!config) return configuration_error(config.error());
+    if (!config) return configuration_error(config.error().message);
+    if (command->mode == run_mode::healthcheck) return run_healthcheck(*config);
+
+    if (!config->rancher_url)
+        return configuration_error("CATTLE_URL is not set; set it to the Rancher API URL, e.g. "
+                                   "CATTLE_URL=http://rancher:8080/v2-beta (Rancher sets it for containers labelled "
+                                   "io.rancher.container.create_agent=true)");
     auto credentials = credentials_from_environment(env);
-    if (!credentials) return configuration_error(credentials.error());
+    if (!credentials) return configuration_error(credentials.error().message);
     if (!*credentials)
-        return configuration_error(make_failure(
-            failure_kind::config, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                                  "(and AWS_SESSION_TOKEN for temporary credentials)"));
+        return configuration_error("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                   "(and AWS_SESSION_TOKEN for temporary credentials)");
 
     configure_logging(config->level, config->format);
     try {
-        boost::asio::io_context context;
-        bool fetched = false;
-        boost::asio::co_spawn(context, fetch_tokens_once(*config, **credentials),
-                              [&](std::exception_ptr error, bool ok) {
-                                  if (error) std::rethrow_exception(error);
-                                  fetched = ok;
-                              });
-        context.run();
-        return fetched ? 0 : exit_failure;
+        return command->mode == run_mode::once ? run_once(*config, **credentials) : run_service(*config, **credentials);
     } catch (std::exception const& e) {
         spdlog::critical("rancher-ecr-credentials stopped: {}", e.what());
         return exit_failure;

@@ -1,5 +1,5 @@
 // The real binary, run as a user would: arguments, configuration errors, and --once against
-// moto_server with signature checking on.
+// moto_server (signature checking on) and the Rancher stand-in.
 #include <algorithm>
 #include <sstream>
 
@@ -8,6 +8,7 @@
 
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/rancher_stand_in.hpp"
 #include "version.hpp"
 
 namespace rancher_ecr {
@@ -62,18 +63,27 @@ TEST(cli, a_bad_setting_exits_2_with_one_message_naming_it_and_no_secret) {
     EXPECT_FALSE(contains(result.output, "aws-secret-value"));
 }
 
-TEST(cli, missing_credentials_exit_2_saying_what_to_set) {
+TEST(cli, missing_rancher_url_exits_2_saying_what_to_set) {
     auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"}});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "CATTLE_URL")) << result.output;
+}
+
+TEST(cli, missing_credentials_exit_2_saying_what_to_set) {
+    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"}, {"CATTLE_URL", "http://127.0.0.1:1/v1"}});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_TRUE(contains(result.output, "AWS_ACCESS_KEY_ID")) << result.output;
 }
 
 class cli_against_moto : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { aws_ = new aws_stand_in; }
+    static void SetUpTestSuite() {
+        aws_ = new aws_stand_in;
+        rancher_ = new rancher_ecr::testing::rancher_stand_in;
+    }
     static void TearDownTestSuite() {
+        delete rancher_;
         delete aws_;
-        aws_ = nullptr;
     }
 
     static environment_variables environment_for(aws_credentials const& credentials) {
@@ -81,6 +91,10 @@ protected:
                                           {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
                                           {"AWS_ACCESS_KEY_ID", credentials.access_key_id},
                                           {"AWS_SECRET_ACCESS_KEY", credentials.secret_access_key},
+                                          {"CATTLE_URL", rancher_->url()},
+                                          {"CATTLE_ACCESS_KEY", rancher_->access_key()},
+                                          {"CATTLE_SECRET_KEY", rancher_->secret_key()},
+                                          {"AUTO_CREATE", "true"},
                                           {"LOG_LEVEL", "trace"}};
         if (!credentials.session_token.empty()) environment["AWS_SESSION_TOKEN"] = credentials.session_token;
         return environment;
@@ -94,17 +108,21 @@ protected:
         }
         EXPECT_FALSE(contains(output, aws_->account_id() + "-auth-token")) << output;  // moto's ECR password
         EXPECT_FALSE(contains(output, "QVdTOj")) << output;  // base64 of "AWS:", the start of every token
+        EXPECT_FALSE(contains(output, rancher_->secret_key())) << output;
     }
 
     static aws_stand_in* aws_;
+    static rancher_ecr::testing::rancher_stand_in* rancher_;
 };
 
 aws_stand_in* cli_against_moto::aws_ = nullptr;
+rancher_ecr::testing::rancher_stand_in* cli_against_moto::rancher_ = nullptr;
 
-TEST_F(cli_against_moto, once_fetches_a_token_and_logs_no_secret_at_trace) {
+TEST_F(cli_against_moto, once_writes_the_token_and_logs_no_secret_at_trace) {
     auto result = run_service({"--once"}, environment_for(aws_->user()));
     EXPECT_EQ(result.exit_code, 0) << result.output;
-    EXPECT_TRUE(contains(result.output, "ECR token for registry " + aws_->account_id() + ".dkr.ecr.")) << result.output;
+    EXPECT_TRUE(contains(result.output, "registry " + aws_->account_id() + ".dkr.ecr.")) << result.output;
+    EXPECT_TRUE(contains(result.output, "credential written")) << result.output;
     EXPECT_TRUE(contains(result.output, "expires at 2015-01-01T00:00:00.000Z")) << result.output;
     expect_no_secret(result.output, aws_->user());
 }
