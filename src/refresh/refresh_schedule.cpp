@@ -19,7 +19,9 @@ milliseconds delay_after_success(std::chrono::system_clock::time_point now,
                                  std::chrono::system_clock::time_point expires_at, schedule_policy const& policy) {
     auto const half_remaining = duration_cast<milliseconds>(expires_at - now) / 2;
     auto const delay = std::min<milliseconds>(policy.interval, half_remaining);
-    return std::max<milliseconds>(delay, policy.min_spacing);
+    // The spacing guards against a short-lived token driving refreshes back to back; an
+    // interval set below it is the operator's explicit wish and wins.
+    return std::max<milliseconds>(delay, std::min<milliseconds>(policy.min_spacing, policy.interval));
 }
 
 milliseconds delay_after_failure(int failures, std::chrono::system_clock::time_point now,

@@ -32,7 +32,7 @@ effective_expiry assess_expiry(std::chrono::system_clock::time_point received_at
 
 // The delay after a successful refresh: the interval, or half the token's remaining lifetime
 // when that comes first (a token that lives 12 hours is replaced after 6 at the latest), and
-// never less than min_spacing.
+// never less than min_spacing, or than the interval when that is set shorter.
 std::chrono::milliseconds delay_after_success(std::chrono::system_clock::time_point now,
                                               std::chrono::system_clock::time_point expires_at,
                                               schedule_policy const& policy);

@@ -57,6 +57,13 @@ TEST(delay_after_success, follows_a_short_interval) {
     EXPECT_EQ(delay_after_success(now, now + 12h, quick), milliseconds{90s});
 }
 
+TEST(delay_after_success, an_interval_below_the_spacing_is_the_operators_choice) {
+    schedule_policy tiny = policy;
+    tiny.interval = 1s;
+    EXPECT_EQ(delay_after_success(now, now + 12h, tiny), milliseconds{1s});
+    EXPECT_EQ(delay_after_success(now, now + 1s, tiny), milliseconds{1s});
+}
+
 TEST(delay_after_failure, ceiling_doubles_from_the_first_retry_up_to_the_cap) {
     auto const top = [](int failures) { return delay_after_failure(failures, now, now + 12h, policy, [] { return 0.999999; }); };
     EXPECT_EQ(top(1), milliseconds{1999});
