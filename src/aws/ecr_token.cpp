@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "net/url.hpp"
+#include "peer_text.hpp"
 
 namespace rancher_ecr {
 namespace {
@@ -19,42 +20,6 @@ using std::chrono::system_clock;
 // No honest token expires after 2200-01-01. The bound also keeps the value far inside
 // system_clock's range (nanoseconds in 64 bits end in 2262), so the conversion cannot overflow.
 constexpr std::int64_t max_expiry_seconds = 7258118400;
-
-std::string_view kind_name(json::kind kind) {
-    switch (kind) {
-        case json::kind::null: return "null";
-        case json::kind::bool_: return "a boolean";
-        case json::kind::int64:
-        case json::kind::uint64:
-        case json::kind::double_: return "a number";
-        case json::kind::string: return "a string";
-        case json::kind::array: return "an array";
-        case json::kind::object: return "an object";
-    }
-    return "an unknown JSON value";
-}
-
-// Printable ASCII only, runs of whitespace as one space, at most about `max_size` characters:
-// safe to put in a log line whatever the peer sent.
-std::string sanitised_excerpt(std::string_view text, std::size_t max_size) {
-    std::string out;
-    bool pending_space = false;
-    for (char c : text) {
-        auto const byte = static_cast<unsigned char>(c);
-        if (byte == ' ' || byte == '\t' || byte == '\r' || byte == '\n') {
-            pending_space = !out.empty();
-            continue;
-        }
-        if (out.size() >= max_size) {
-            out += "...";
-            break;
-        }
-        if (pending_space) out += ' ';
-        pending_space = false;
-        out += (byte > 0x20 && byte < 0x7f) ? c : '?';
-    }
-    return out;
-}
 
 failure malformed(std::string_view detail) {
     std::string message = "malformed ECR GetAuthorizationToken response: ";
@@ -152,7 +117,7 @@ std::optional<std::string> decode_expiry(json::value const& value, system_clock:
             return std::nullopt;
         }
         default:
-            return "expected epoch seconds as a number, got " + std::string(kind_name(value.kind()));
+            return "expected epoch seconds as a number, got " + std::string(json_kind_name(value.kind()));
     }
 }
 
@@ -171,7 +136,7 @@ std::optional<std::string> decode_proxy_endpoint(std::string_view text, std::str
 
 result<ecr_authorization> parse_entry(json::value const& entry, std::size_t index) {
     std::string const where = "authorizationData[" + std::to_string(index) + "]";
-    if (!entry.is_object()) return malformed(where + ": expected an object, got " + std::string(kind_name(entry.kind())));
+    if (!entry.is_object()) return malformed(where + ": expected an object, got " + std::string(json_kind_name(entry.kind())));
     json::object const& fields = entry.get_object();
 
     auto field = [&](std::string_view name) -> result<json::value const*> {
@@ -184,7 +149,7 @@ result<ecr_authorization> parse_entry(json::value const& entry, std::size_t inde
         if (!value) return value.error();
         if (!(*value)->is_string()) {
             return malformed(where + "." + std::string(name) + ": expected a string, got " +
-                             std::string(kind_name((*value)->kind())));
+                             std::string(json_kind_name((*value)->kind())));
         }
         return std::string_view((*value)->get_string());
     };
@@ -333,11 +298,11 @@ result<std::vector<ecr_authorization>> parse_authorization_response(std::string_
     json::value const root = json::parse(body, ec);
     // The parser's message names the problem (e.g. "incomplete JSON"), not the input.
     if (ec) return malformed("not valid JSON (" + ec.message() + ")");
-    if (!root.is_object()) return malformed("expected a JSON object, got " + std::string(kind_name(root.kind())));
+    if (!root.is_object()) return malformed("expected a JSON object, got " + std::string(json_kind_name(root.kind())));
 
     json::value const* data = root.get_object().if_contains("authorizationData");
     if (data == nullptr) return malformed("authorizationData is missing");
-    if (!data->is_array()) return malformed("authorizationData: expected an array, got " + std::string(kind_name(data->kind())));
+    if (!data->is_array()) return malformed("authorizationData: expected an array, got " + std::string(json_kind_name(data->kind())));
     json::array const& entries = data->get_array();
     if (entries.empty()) return malformed("authorizationData is empty: ECR returned no token");
 

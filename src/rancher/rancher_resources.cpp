@@ -8,46 +8,12 @@
 
 #include <boost/json.hpp>
 
+#include "peer_text.hpp"
+
 namespace rancher_ecr {
 namespace {
 
 namespace json = boost::json;
-
-std::string_view kind_name(json::kind kind) {
-    switch (kind) {
-        case json::kind::null: return "null";
-        case json::kind::bool_: return "a boolean";
-        case json::kind::int64:
-        case json::kind::uint64:
-        case json::kind::double_: return "a number";
-        case json::kind::string: return "a string";
-        case json::kind::array: return "an array";
-        case json::kind::object: return "an object";
-    }
-    return "an unknown JSON value";
-}
-
-// Printable ASCII only, whitespace runs as one space, at most about `max_size` characters: safe
-// in a log line whatever the peer sent.
-std::string sanitised_excerpt(std::string_view text, std::size_t max_size) {
-    std::string out;
-    bool pending_space = false;
-    for (char c : text) {
-        auto const byte = static_cast<unsigned char>(c);
-        if (byte == ' ' || byte == '\t' || byte == '\r' || byte == '\n') {
-            pending_space = !out.empty();
-            continue;
-        }
-        if (out.size() >= max_size) {
-            out += "...";
-            break;
-        }
-        if (pending_space) out += ' ';
-        pending_space = false;
-        out += (byte > 0x20 && byte < 0x7f) ? c : '?';
-    }
-    return out;
-}
 
 std::string lower(std::string_view text) {
     std::string out{text};
@@ -102,7 +68,7 @@ public:
 private:
     failure wrong_type(std::string_view name, std::string_view expected, json::value const& got) const {
         return malformed("answer", where_ + "." + std::string{name} + ": expected " + std::string{expected} +
-                                       ", got " + std::string{kind_name(got.kind())});
+                                       ", got " + std::string{json_kind_name(got.kind())});
     }
 
     json::object const& row_;
@@ -157,7 +123,7 @@ result<json::object> parse_object(std::string_view body, std::string_view what) 
     json::value root = json::parse(body, ec);
     // The parser's message names the problem ("incomplete JSON"), not the input.
     if (ec) return malformed(what, "not valid JSON (" + ec.message() + ")");
-    if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{kind_name(root.kind())});
+    if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{json_kind_name(root.kind())});
     return std::move(root.get_object());
 }
 
@@ -170,14 +136,14 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr) return malformed("collection", "data is missing (not a collection?)");
-    if (!data->is_array()) return malformed("collection", "data: expected an array, got " + std::string{kind_name(data->kind())});
+    if (!data->is_array()) return malformed("collection", "data: expected an array, got " + std::string{json_kind_name(data->kind())});
 
     rancher_page<T> page;
     auto const& rows = data->get_array();
     for (std::size_t i = 0; i < rows.size(); ++i) {
         std::string where = "data[" + std::to_string(i) + "]";
         if (!rows[i].is_object())
-            return malformed("collection", where + ": expected an object, got " + std::string{kind_name(rows[i].kind())});
+            return malformed("collection", where + ": expected an object, got " + std::string{json_kind_name(rows[i].kind())});
         row_reader reader{rows[i].get_object(), std::move(where)};
         auto head = read_head(reader);
         if (!head) return head.error();
@@ -192,10 +158,10 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
 
     if (json::value const* pagination = root->if_contains("pagination"); pagination != nullptr && !pagination->is_null()) {
         if (!pagination->is_object())
-            return malformed("collection", "pagination: expected an object, got " + std::string{kind_name(pagination->kind())});
+            return malformed("collection", "pagination: expected an object, got " + std::string{json_kind_name(pagination->kind())});
         if (json::value const* next = pagination->get_object().if_contains("next"); next != nullptr && !next->is_null()) {
             if (!next->is_string())
-                return malformed("collection", "pagination.next: expected a string, got " + std::string{kind_name(next->kind())});
+                return malformed("collection", "pagination.next: expected a string, got " + std::string{json_kind_name(next->kind())});
             if (!next->get_string().empty()) page.next = std::string{next->get_string()};
         }
     }
