@@ -13,8 +13,8 @@ of JSON on stdout:
    "session":{"access_key_id":..,"secret_access_key":..,"session_token":..},
    "denied":{"access_key_id":..,"secret_access_key":..}}
 
-(with --print-env: shell `export` lines for the user's credentials instead) and serves until its
-stdin reaches end of file (so it dies with the test that started it), SIGTERM or SIGINT; with
+(with --print-env: shell `export` lines for the user's credentials instead; "role_arn" names the role
+of the session) and serves until its stdin reaches end of file (so it dies with the test that started it), SIGTERM or SIGINT; with
 --serve-forever, until SIGTERM or SIGINT only. Nothing else goes to stdout; stderr stays quiet unless
 something fails (then a message and exit status 1) or --verbose is given.
 
@@ -33,6 +33,16 @@ How moto 5.2.1 answers GetAuthorizationToken on this endpoint (checked at every 
   - the denied user: HTTP 403, same form, <Code>AccessDenied</Code><Message>User:
     arn:aws:iam::123456789012:user/ecr-denied is not authorized to perform: ecr:GetAuthorizationToken</Message>.
 Real ECR answers such errors as HTTP 400 JSON; the service must report both forms clearly.
+
+Options for the credential-provider tests (the defaults above are unchanged without them):
+  --public-web-identity: STS AssumeRoleWithWebIdentity is taken unsigned, as real STS takes it (the web
+    identity token is the proof). moto 5.2.1 with signature checking on reads the Authorization header
+    of every request and fails this one with HTTP 500; with the option, an unsigned
+    AssumeRoleWithWebIdentity skips moto's signature check (it still needs an existing role), and the
+    credentials it returns are checked like any others on the calls signed with them.
+  --no-auth: moto without signature checking (every request passes, moto's instance metadata hands
+    out its fixed "test-key" credentials); no identities are created and the JSON line holds only
+    endpoint, region and account_id.
 """
 
 import argparse
@@ -69,15 +79,24 @@ def parse_arguments():
     parser.add_argument("--serve-forever", action="store_true",
                         help="ignore stdin; serve until SIGTERM or SIGINT (for a demo in the background)")
     parser.add_argument("--verbose", action="store_true", help="log moto's requests and warnings to stderr")
+    parser.add_argument("--public-web-identity", action="store_true",
+                        help="take STS AssumeRoleWithWebIdentity unsigned, as real STS does")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="no signature checking and no identities: the JSON line has the endpoint only")
     args = parser.parse_args()
+    if args.no_auth and args.print_env:
+        parser.error("--print-env needs the identities that --no-auth does not create")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a TCP port")
     return args
 
 
-def prepare_environment():
+def prepare_environment(check_signatures=True):
     """Must run before moto is imported: moto reads its settings from os.environ at import time."""
-    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_REQUESTS)
+    if check_signatures:
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_REQUESTS)
+    else:
+        os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
     os.environ.pop("MOTO_ACCOUNT_ID", None)
     # The setup clients talk to 127.0.0.1 directly, whatever proxy the calling environment names.
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
@@ -90,6 +109,20 @@ def prepare_environment():
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def allow_unsigned_web_identity():
+    """An unsigned AssumeRoleWithWebIdentity skips moto's signature check (see --public-web-identity)."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    check = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate_and_authorize(self, iam_request_cls, resource="*"):
+        if "Authorization" not in self.headers and self._get_action() == "AssumeRoleWithWebIdentity":
+            return None
+        return check(self, iam_request_cls, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
 
 
 def start_server(port):
@@ -162,6 +195,7 @@ def create_identities(client):
     session = sts.assume_role(RoleArn=role_arn, RoleSessionName="aws-stand-in")["Credentials"]
 
     return {
+        "role_arn": role_arn,
         "user": {"access_key_id": user_key["AccessKeyId"], "secret_access_key": user_key["SecretAccessKey"]},
         "session": {"access_key_id": session["AccessKeyId"], "secret_access_key": session["SecretAccessKey"],
                     "session_token": session["SessionToken"]},
@@ -251,7 +285,7 @@ def wait_for_stop(stop, serve_forever):
 
 def main():
     args = parse_arguments()
-    prepare_environment()
+    prepare_environment(check_signatures=not args.no_auth)
 
     # Until the one line is printed, anything a library prints goes to stderr, not into our output.
     output = sys.stdout
@@ -271,6 +305,8 @@ def main():
     signal.alarm(STARTUP_TIMEOUT_SECONDS)
 
     try:
+        if args.public_web_identity:
+            allow_unsigned_web_identity()
         server = start_server(args.port)
     except ImportError as error:
         fail(f"moto is not installed for {sys.executable} ({error}); it needs moto[server] 5.x and boto3")
@@ -278,9 +314,12 @@ def main():
     endpoint = f"http://{host}:{port}"
 
     try:
-        client = make_client_factory(endpoint, args.region)
-        identities = create_identities(client)
-        self_check(endpoint, args.region, identities)
+        if args.no_auth:
+            identities = {}
+        else:
+            client = make_client_factory(endpoint, args.region)
+            identities = create_identities(client)
+            self_check(endpoint, args.region, identities)
     except SystemExit:
         server.stop()
         raise
