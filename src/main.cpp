@@ -4,10 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/aws_setup.hpp"
 #include "app/config.hpp"
 #include "app/healthcheck.hpp"
 #include "app/service.hpp"
-#include "aws/credentials.hpp"
 #include "obs/logging.hpp"
 #include "version.hpp"
 
@@ -45,15 +45,13 @@ int main(int argc, char** argv) {
         return configuration_error("CATTLE_URL is not set; set it to the Rancher API URL, e.g. "
                                    "CATTLE_URL=http://rancher:8080/v2-beta (Rancher sets it for containers labelled "
                                    "io.rancher.container.create_agent=true)");
-    auto credentials = credentials_from_environment(env);
-    if (!credentials) return configuration_error(credentials.error().message);
-    if (!*credentials)
-        return configuration_error("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                                   "(and AWS_SESSION_TOKEN for temporary credentials)");
+    // Where credentials come from (and the region's fallbacks), decided before anything runs.
+    auto aws = read_aws_settings(env, *config);
+    if (!aws) return configuration_error(aws.error().message);
 
     configure_logging(config->level, config->format);
     try {
-        return command->mode == run_mode::once ? run_once(*config, **credentials) : run_service(*config, **credentials);
+        return command->mode == run_mode::once ? run_once(*config, *aws) : run_service(*config, *aws);
     } catch (std::exception const& e) {
         spdlog::critical("rancher-ecr-credentials stopped: {}", e.what());
         return exit_failure;

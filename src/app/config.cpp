@@ -90,23 +90,10 @@ bool is_lower_letters(std::string_view text) {
     return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-// <area>[-<partition>]-<direction>-<number>: us-east-1, il-central-1, us-gov-west-1,
-// us-isob-east-1. Only the form is checked, so that new regions work without a release.
-bool is_region_name(std::string_view name) {
-    auto parts = split(name, '-');
-    if (parts.size() != 3 && parts.size() != 4) return false;
-    if (parts.front().size() != 2) return false;
-    if (!std::all_of(parts.begin(), parts.end() - 1, is_lower_letters)) return false;
-    return is_digits(parts.back()) && parts.back().size() <= 2;
-}
-
 result<std::string> read_region(environment const& env) {
+    // Optional here: the profile's region or the instance's may stand in (resolved at start).
     auto region = read(env, {"AWS_REGION", "AWS_DEFAULT_REGION"});
-    if (!region) {
-        return make_failure(failure_kind::config,
-            "AWS_REGION is not set; set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the registries, "
-            "e.g. AWS_REGION=us-east-1");
-    }
+    if (!region) return std::string{};
     if (!is_region_name(region->value))
         return invalid(*region, "an AWS region name in lower case, such as us-east-1, eu-central-2 or us-gov-west-1");
     return std::move(region->value);
@@ -268,6 +255,16 @@ result<std::pair<std::string, std::string>> read_rancher_keys(environment const&
 
 }  // namespace
 
+// <area>[-<partition>]-<direction>-<number>: us-east-1, il-central-1, us-gov-west-1,
+// us-isob-east-1.
+bool is_region_name(std::string_view name) {
+    auto parts = split(name, '-');
+    if (parts.size() != 3 && parts.size() != 4) return false;
+    if (parts.front().size() != 2) return false;
+    if (!std::all_of(parts.begin(), parts.end() - 1, is_lower_letters)) return false;
+    return is_digits(parts.back()) && parts.back().size() <= 2;
+}
+
 std::string_view to_string(log_level level) {
     switch (level) {
         case log_level::trace: return "trace";
@@ -301,6 +298,10 @@ result<service_config> load_config(environment const& env) {
     auto ecr_endpoint = read_url(env, {"AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"}, "http://127.0.0.1:5000");
     if (!ecr_endpoint) return ecr_endpoint.error();
     config.ecr_endpoint = std::move(*ecr_endpoint);
+
+    auto sts_endpoint = read_url(env, {"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"}, "http://127.0.0.1:5000");
+    if (!sts_endpoint) return sts_endpoint.error();
+    config.sts_endpoint = std::move(*sts_endpoint);
 
     auto ca_bundle = read_ca_bundle(env);
     if (!ca_bundle) return ca_bundle.error();
@@ -387,11 +388,25 @@ Modes:
   -h, --help     print this help
 
 Environment (an empty value counts as unset):
-  AWS_REGION             ECR's region, e.g. us-east-1 (required; else AWS_DEFAULT_REGION)
+  AWS_REGION             ECR's region, e.g. us-east-1 (else AWS_DEFAULT_REGION, else the
+                         profile's region, else the EC2 instance's)
   AWS_ECR_REGISTRY_IDS   up to 10 account ids, comma-separated (default: the caller's account)
-  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
-                         AWS credentials
   AWS_ENDPOINT_URL_ECR   ECR endpoint URL (else AWS_ENDPOINT_URL; default: AWS's)
+  AWS_ENDPOINT_URL_STS   STS endpoint URL (else AWS_ENDPOINT_URL; default: the region's)
+
+AWS credentials, from the first of these that is configured:
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                         keys
+  AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME
+                         web identity (EKS IRSA), through STS
+  AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE
+                         a profile of ~/.aws/credentials or ~/.aws/config
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI,
+  AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)
+                         container credentials (ECS task role, EKS Pod Identity)
+  AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_EC2_METADATA_V1_DISABLED
+                         the EC2 instance profile (instance metadata)
+  AWS_ROLE_ARN without a web identity token: that role is assumed with the credentials found
   AWS_CA_BUNDLE          PEM file of extra trusted CA certificates (default: none)
   CATTLE_URL             Rancher API URL
   CATTLE_ACCESS_KEY, CATTLE_SECRET_KEY
@@ -403,7 +418,8 @@ Environment (an empty value counts as unset):
   LISTEN_PORT            port of /healthz and /metrics (default 8080)
   REFRESH_INTERVAL       90s, 30m, 6h or seconds, 1s to 24h (default 6h)
 
-Exit status: 0 on success, 2 on bad configuration or arguments, 1 on other failures.
+Exit status: 0 on success, 2 on bad configuration or arguments (or no AWS credentials or region
+at start), 1 on other failures.
 )";
 }
 

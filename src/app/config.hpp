@@ -27,12 +27,15 @@ std::string_view to_string(log_format format);
 // The service's settings, read from the environment. Empty variables count as unset.
 // The Rancher keys are secrets: never log or format them.
 struct service_config {
-    // AWS_REGION, else AWS_DEFAULT_REGION (required): the region whose ECR is asked, e.g. us-east-1.
+    // AWS_REGION, else AWS_DEFAULT_REGION: the region whose ECR is asked, e.g. us-east-1. Empty when
+    // neither is set: the service then takes the profile's region or the instance's (app/aws_setup).
     std::string region;
     // AWS_ECR_REGISTRY_IDS: up to 10 12-digit account ids, comma-separated; none = the caller's account.
     std::vector<std::string> registry_ids;
     // AWS_ENDPOINT_URL_ECR, else AWS_ENDPOINT_URL: http(s) URL replacing the ECR endpoint (emulators).
     std::optional<url> ecr_endpoint;
+    // AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL: http(s) URL replacing the STS endpoint (emulators).
+    std::optional<url> sts_endpoint;
     // AWS_CA_BUNDLE: PEM file of CA certificates trusted besides the system store.
     std::optional<std::string> ca_bundle;
     // CATTLE_URL: http(s) URL of the Rancher API.
@@ -54,6 +57,10 @@ struct service_config {
     // REFRESH_INTERVAL: time between refreshes: 90s, 30m, 6h or plain seconds, 1s to 24h; default 6h.
     std::chrono::seconds refresh_interval = std::chrono::hours{6};
 };
+
+// Whether `name` has the form of an AWS region name: us-east-1, il-central-1, us-gov-west-1. Only the
+// form is checked, so that new regions work without a release.
+bool is_region_name(std::string_view name);
 
 // Reads and validates every setting. The first invalid or missing one gives a failure of
 // kind config whose message names the variable, the bad value (never a secret's value) and

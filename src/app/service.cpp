@@ -1,7 +1,9 @@
 #include "app/service.hpp"
 
 #include <memory>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -45,15 +47,16 @@ std::string seconds_text(std::chrono::milliseconds delay) {
 // owns all of it.
 class service {
 public:
-    service(asio::io_context& context, service_config const& config, aws_credentials credentials)
+    // `aws`: the region and the credentials set_up_aws resolved (the configuration's region may be empty).
+    service(asio::io_context& context, service_config const& config, aws_access aws)
         : context_{context},
           config_{config},
-          credentials_{std::move(credentials)},
+          aws_{std::move(aws)},
           ecr_https_{context.get_executor(), ecr_options(config)},
           rancher_https_{context.get_executor(), {}},
           ecr_transport_{ecr_https_, [this](auto elapsed) { metrics_.ecr_request(elapsed); }},
           rancher_transport_{rancher_https_, [this](auto elapsed) { metrics_.rancher_request(elapsed); }},
-          ecr_{ecr_transport_, config.region, ecr_endpoint(config.region, config.ecr_endpoint)},
+          ecr_{ecr_transport_, aws_.region, ecr_endpoint(aws_.region, config.ecr_endpoint)},
           rancher_{rancher_transport_, *config.rancher_url, config.rancher_access_key, config.rancher_secret_key},
           metrics_{RANCHER_ECR_CREDENTIALS_VERSION},
           random_{std::random_device{}()} {
@@ -83,6 +86,8 @@ public:
     http_response answer(std::string_view method, std::string_view target) {
         return answer_probe(method, target, statuses_, metrics_, std::chrono::system_clock::now());
     }
+
+    std::string const& region() const { return aws_.region; }
 
     std::string describe_targets() const {
         std::string text;
@@ -116,8 +121,17 @@ private:
 
     asio::awaitable<bool> refresh(refresh_target& target) {
         metrics_.refresh_attempted();
-        auto outcome = co_await refresh_registry_credentials(ecr_, rancher_, credentials_, target.registry_ids,
-                                                             config_.auto_create);
+        // Cached: the provider is asked only when the credentials near their expiration.
+        refresh_outcome outcome;
+        auto credentials = co_await aws_.credentials->credentials();
+        if (credentials) {
+            outcome = co_await refresh_registry_credentials(ecr_, rancher_, *credentials, target.registry_ids,
+                                                            config_.auto_create);
+        } else {
+            spdlog::error("getting AWS credentials failed: {}", describe(credentials.error()));
+            outcome.problem = credentials.error();
+            outcome.reason = refresh_failure_reason::ecr;  // no ECR call without them
+        }
         auto const now = std::chrono::system_clock::now();
         auto& status = target.status();
         status.attempted = true;
@@ -181,7 +195,7 @@ private:
 
     asio::io_context& context_;
     service_config const& config_;
-    aws_credentials credentials_;
+    aws_access aws_;
     https_client ecr_https_;
     https_client rancher_https_;
     timed_transport ecr_transport_;
@@ -197,11 +211,35 @@ private:
     bool stopping_ = false;
 };
 
+// Runs set_up_aws to completion on `context` (each of its steps has its own deadline); nullopt,
+// after logging why, when it failed.
+std::optional<aws_access> start_aws(asio::io_context& context, service_config const& config, aws_settings const& aws,
+                                    credential_clients& clients) {
+    std::optional<result<aws_access>> outcome;
+    asio::co_spawn(context, set_up_aws(config, aws, clients.transports()),
+                   [&](std::exception_ptr error, result<aws_access> access) {
+                       if (error) std::rethrow_exception(error);
+                       outcome.emplace(std::move(access));
+                   });
+    while (!outcome && context.run_one() > 0) {
+    }
+    if (context.stopped()) context.restart();
+    if (!outcome) throw std::logic_error("set_up_aws did not complete");
+    if (!*outcome) {
+        spdlog::critical("starting failed: {}", describe(outcome->error()));
+        return std::nullopt;
+    }
+    return std::move(**outcome);
+}
+
 }  // namespace
 
-int run_service(service_config const& config, aws_credentials const& credentials) {
+int run_service(service_config const& config, aws_settings const& aws) {
     asio::io_context context;
-    service running{context, config, credentials};
+    credential_clients clients{context.get_executor(), config};
+    auto access = start_aws(context, config, aws, clients);
+    if (!access) return 2;
+    service running{context, config, std::move(*access)};
     http_server_options options;
     options.address = config.listen_address;
     options.port = config.listen_port;
@@ -215,7 +253,7 @@ int run_service(service_config const& config, aws_credentials const& credentials
     }
     spdlog::info("rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, Rancher at {}, ECR in {} for {}",
                  RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(),
-                 config.rancher_url->origin(), config.region, running.describe_targets());
+                 config.rancher_url->origin(), running.region(), running.describe_targets());
     asio::co_spawn(context, (*server)->run(), asio::detached);
     running.start(server->get());
     context.run();
@@ -223,9 +261,12 @@ int run_service(service_config const& config, aws_credentials const& credentials
     return 0;
 }
 
-int run_once(service_config const& config, aws_credentials const& credentials) {
+int run_once(service_config const& config, aws_settings const& aws) {
     asio::io_context context;
-    service running{context, config, credentials};
+    credential_clients clients{context.get_executor(), config};
+    auto access = start_aws(context, config, aws, clients);
+    if (!access) return 2;
+    service running{context, config, std::move(*access)};
     bool ok = false;
     asio::co_spawn(context, running.refresh_all_once(), [&](std::exception_ptr error, bool all_ok) {
         if (error) std::rethrow_exception(error);

@@ -70,9 +70,26 @@ TEST(cli, missing_rancher_url_exits_2_saying_what_to_set) {
 }
 
 TEST(cli, missing_credentials_exit_2_saying_what_to_set) {
-    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"}, {"CATTLE_URL", "http://127.0.0.1:1/v1"}});
+    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"},
+                                           {"CATTLE_URL", "http://127.0.0.1:1/v1"},
+                                           {"HOME", "/nonexistent"},
+                                           {"AWS_EC2_METADATA_DISABLED", "true"}});
     EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "no AWS credentials found")) << result.output;
     EXPECT_TRUE(contains(result.output, "AWS_ACCESS_KEY_ID")) << result.output;
+    EXPECT_TRUE(contains(result.output, "AWS_EC2_METADATA_DISABLED")) << result.output;
+}
+
+TEST(cli, no_region_from_anywhere_exits_2_saying_what_to_set) {
+    auto result = run_service({"--once"}, {{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                           {"AWS_SECRET_ACCESS_KEY", "aws-secret-value"},
+                                           {"CATTLE_URL", "http://127.0.0.1:1/v1"},
+                                           {"HOME", "/nonexistent"},
+                                           {"AWS_EC2_METADATA_DISABLED", "true"}});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.output, "AWS_REGION is not set")) << result.output;
+    EXPECT_TRUE(contains(result.output, "region")) << result.output;
+    EXPECT_FALSE(contains(result.output, "aws-secret-value")) << result.output;
 }
 
 class cli_against_moto : public ::testing::Test {

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "app/config.hpp"
+#include "aws/credential_chain.hpp"
+#include "aws/credential_providers.hpp"
+#include "aws/credential_source.hpp"
+#include "environment.hpp"
+#include "error.hpp"
+#include "net/https_client.hpp"
+
+namespace rancher_ecr {
+
+// What is known about the AWS side before anything runs: where credentials come from, and the
+// region's fallbacks.
+struct aws_settings {
+    credential_plan plan;
+    std::optional<std::string> profile_region;    // the selected profile's `region`
+    std::optional<instance_metadata> metadata;    // nullopt when AWS_EC2_METADATA_DISABLED=true
+};
+
+// Reads the shared files and decides the credential plan (plan_credentials). A config failure for
+// a misconfigured provider, for no provider at all, for a profile region of the wrong form, or
+// when no region can come from anywhere (none in the environment or profile, instance metadata
+// disabled). Messages never contain a secret.
+result<aws_settings> read_aws_settings(environment const& env, service_config const& config);
+
+// The HTTPS clients of the credential providers (STS, container endpoint, instance metadata),
+// with their deadlines. Must outlive the sources built on them.
+class credential_clients {
+public:
+    credential_clients(boost::asio::any_io_executor executor, service_config const& config);
+    credential_transports transports();
+
+private:
+    https_client sts_;
+    https_client container_;
+    https_client metadata_;
+};
+
+// The region and the credentials, ready for the first refresh.
+struct aws_access {
+    std::string region;
+    std::unique_ptr<credential_source> credentials;  // cached; ask it before every ECR call
+};
+
+// Resolves the region (config, else profile, else instance metadata), builds the credential
+// sources and fetches the first credentials, logging which provider supplied them (never a
+// secret). A retryable failure of a configured provider (STS or the container endpoint out of
+// reach) is logged and left to the refresh tasks, which ask again. Completes with a failure when
+// no region can be had, when the provider refuses for good (e.g. AccessDenied), or when the
+// instance metadata service, the last resort, fails too: then the message lists every provider
+// passed over and why. Never throws.
+boost::asio::awaitable<result<aws_access>> set_up_aws(service_config const& config, aws_settings const& settings,
+                                                      credential_transports transports);
+
+}  // namespace rancher_ecr
