@@ -1,0 +1,67 @@
+# Sourced by scripts/demo and container/build-and-smoke-test: the local stand-ins the service runs
+# against, moto_server as ECR (signature checking on, an IAM user allowed ecr:GetAuthorizationToken)
+# and tests/support/rancher_stand_in.py as the Rancher 1.x API, and helpers to seed and read Rancher.
+# The caller is at the checkout's root, has a temporary directory in $workdir and an array `pids`
+# to which the stand-ins' process ids are added, for it to end at exit.
+
+wait_for() {  # wait_for FILE PATTERN: until FILE holds PATTERN; status 1 after 60 s
+  for _ in $(seq 600); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1" >&2
+  return 1
+}
+
+http() {  # http METHOD URL [BODY]: prints the answer's body; status 1 when it is not a 2xx
+  python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+method, url = sys.argv[1], sys.argv[2]
+data = sys.argv[3].encode() if len(sys.argv) > 3 else None
+try:
+    print(urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=10).read().decode(), end="")
+except urllib.error.HTTPError as error:
+    print(error.read().decode(), end="")
+    sys.exit(1)
+PY
+}
+
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+# Starts both stand-ins. Exports what the service reads: AWS_REGION, the IAM user's
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_ECR (moto, plain http), and the
+# Rancher API key pair CATTLE_ACCESS_KEY, CATTLE_SECRET_KEY; sets `rancher` to the stand-in's URL
+# (the service's CATTLE_URL is "$rancher/v2-beta"). Status 1 when one does not come up.
+start_stand_ins() {
+  python3 tests/support/aws_stand_in.py --print-env --serve-forever >"$workdir/aws.env" &
+  pids+=($!)
+  python3 tests/support/rancher_stand_in.py --serve-forever >"$workdir/rancher.json" &
+  pids+=($!)
+  wait_for "$workdir/aws.env" AWS_ENDPOINT_URL_ECR || return 1
+  wait_for "$workdir/rancher.json" url || return 1
+  # shellcheck disable=SC1091
+  source "$workdir/aws.env"  # export lines
+  rancher=$(json_field "$workdir/rancher.json" url)
+  CATTLE_ACCESS_KEY=$(json_field "$workdir/rancher.json" access_key)
+  CATTLE_SECRET_KEY=$(json_field "$workdir/rancher.json" secret_key)
+  export CATTLE_ACCESS_KEY CATTLE_SECRET_KEY
+}
+
+expired_password=an-expired-password
+
+# Seeds the Rancher stand-in through its /_control API with the registry of account 123456789012's
+# ECR host and a credential holding $expired_password; sets `host`, `registry` and `credential`.
+seed_expired_credential() {
+  host=123456789012.dkr.ecr.$AWS_REGION.amazonaws.com
+  registry=$(http POST "$rancher/_control/registries" "{\"serverAddress\":\"$host\"}" |
+             json_field /dev/stdin id) || return 1
+  credential=$(http POST "$rancher/_control/credentials" \
+    "{\"registryId\":\"$registry\",\"publicValue\":\"AWS\",\"secretValue\":\"$expired_password\"}" |
+    json_field /dev/stdin id) || return 1
+}
+
+stored_password() {  # the password credential $credential holds in the Rancher stand-in now
+  http GET "$rancher/_control/state" | python3 -c "
+import json, sys
+print(next(c['secretValue'] for c in json.load(sys.stdin)['credentials'] if c['id'] == sys.argv[1]))" "$credential"
+}
