@@ -19,7 +19,7 @@ namespace {
 
 // ECR's GetAuthorizationToken takes at most this many registry ids.
 constexpr std::size_t max_registry_ids = 10;
-constexpr std::chrono::seconds max_refresh_interval = std::chrono::hours{24};
+constexpr std::chrono::milliseconds max_refresh_interval = std::chrono::hours{24};
 
 struct setting {
     std::string_view name;
@@ -216,25 +216,31 @@ result<std::uint16_t> read_listen_port(environment const& env) {
     return static_cast<std::uint16_t>(*value);
 }
 
-result<std::chrono::seconds> read_refresh_interval(environment const& env) {
+result<std::chrono::milliseconds> read_refresh_interval(environment const& env) {
     auto text = read(env, {"REFRESH_INTERVAL"});
-    if (!text) return std::chrono::seconds{std::chrono::hours{6}};
+    if (!text) return std::chrono::milliseconds{std::chrono::hours{6}};
     constexpr std::string_view expected =
-        "a whole number with an optional unit s, m or h, such as 90s, 30m, 6h or 3600 (seconds), from 1s to 24h";
+        "a whole number with an optional unit ms, s, m or h, such as 90s, 30m, 6h or 3600 (seconds), from 1ms "
+        "to 24h";
     std::string_view number = text->value;
-    std::uint64_t unit = 1;
-    switch (number.back()) {
-        case 'h': unit = 3600; number.remove_suffix(1); break;
-        case 'm': unit = 60; number.remove_suffix(1); break;
-        case 's': number.remove_suffix(1); break;
-        default: break;
+    std::uint64_t unit_ms = 1000;  // plain numbers are seconds
+    if (number.ends_with("ms")) {
+        unit_ms = 1;
+        number.remove_suffix(2);
+    } else {
+        switch (number.back()) {
+            case 'h': unit_ms = 3'600'000; number.remove_suffix(1); break;
+            case 'm': unit_ms = 60'000; number.remove_suffix(1); break;
+            case 's': number.remove_suffix(1); break;
+            default: break;
+        }
     }
     auto value = parse_whole_number(number);
     if (!value) return invalid(*text, expected);
     // Compare before multiplying so that a huge number cannot overflow.
-    auto const max_seconds = static_cast<std::uint64_t>(max_refresh_interval.count());
-    if (*value == 0 || *value > max_seconds / unit) return invalid(*text, expected);
-    return std::chrono::seconds{static_cast<std::chrono::seconds::rep>(*value * unit)};
+    auto const max_ms = static_cast<std::uint64_t>(max_refresh_interval.count());
+    if (*value == 0 || *value > max_ms / unit_ms) return invalid(*text, expected);
+    return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(*value * unit_ms)};
 }
 
 // The Rancher keys are secrets: messages name the variables, never their values.
@@ -416,7 +422,7 @@ AWS credentials, from the first of these that is configured:
   LOG_FORMAT             text|json (default text)
   LISTEN_ADDRESS         address of /healthz and /metrics (default 0.0.0.0)
   LISTEN_PORT            port of /healthz and /metrics (default 8080)
-  REFRESH_INTERVAL       90s, 30m, 6h or seconds, 1s to 24h (default 6h)
+  REFRESH_INTERVAL       90s, 30m, 6h or seconds, 1ms to 24h (default 6h)
 
 Exit status: 0 on success, 2 on bad configuration or arguments (or no AWS credentials or region
 at start), 1 on other failures.

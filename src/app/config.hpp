@@ -54,8 +54,9 @@ struct service_config {
     std::string listen_address = "0.0.0.0";
     // LISTEN_PORT: that server's port, 1 to 65535; default 8080.
     std::uint16_t listen_port = 8080;
-    // REFRESH_INTERVAL: time between refreshes: 90s, 30m, 6h or plain seconds, 1s to 24h; default 6h.
-    std::chrono::seconds refresh_interval = std::chrono::hours{6};
+    // REFRESH_INTERVAL: time between refreshes: 90s, 30m, 6h or plain seconds, 1ms (500ms, for tests and
+    // benchmarks) to 24h; default 6h.
+    std::chrono::milliseconds refresh_interval = std::chrono::hours{6};
 };
 
 // Whether `name` has the form of an AWS region name: us-east-1, il-central-1, us-gov-west-1. Only the

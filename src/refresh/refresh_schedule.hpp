@@ -8,7 +8,7 @@ namespace rancher_ecr {
 
 // The knobs of the refresh schedule. The defaults suit ECR's 12-hour tokens.
 struct schedule_policy {
-    std::chrono::seconds interval{std::chrono::hours{6}};  // REFRESH_INTERVAL
+    std::chrono::milliseconds interval{std::chrono::hours{6}};  // REFRESH_INTERVAL
     std::chrono::seconds min_spacing{30};       // never two refreshes closer than this after a success
     std::chrono::seconds first_retry{2};        // backoff ceiling of the first retry
     std::chrono::seconds max_retry{300};        // backoff ceiling after many failures
