@@ -15,9 +15,9 @@ constexpr std::chrono::seconds metadata_timeout{1};
 // The container endpoint gets two seconds per try (botocore's default).
 constexpr std::chrono::seconds container_timeout{2};
 
-https_client_options options_with(service_config const& config, std::chrono::milliseconds timeout) {
+https_client_options options_with(std::shared_ptr<tls_trust> trust, std::chrono::milliseconds timeout) {
     https_client_options options;
-    if (config.ca_bundle) options.ca_bundle = *config.ca_bundle;
+    options.trust = std::move(trust);
     if (timeout.count() > 0) {
         options.connect_timeout = timeout;
         options.request_timeout = timeout;
@@ -53,12 +53,18 @@ result<aws_settings> read_aws_settings(environment const& env, service_config co
     return settings;
 }
 
-credential_clients::credential_clients(boost::asio::any_io_executor executor, service_config const& config)
-    : sts_{executor, options_with(config, {})},
-      container_{executor, options_with(config, container_timeout)},
-      metadata_{executor, options_with(config, metadata_timeout)} {}
+credential_clients::credential_clients(boost::asio::any_io_executor executor, std::shared_ptr<tls_trust> const& trust)
+    : sts_{executor, options_with(trust, {})},
+      container_{executor, options_with(trust, container_timeout)},
+      metadata_{executor, options_with(trust, metadata_timeout)} {}
 
 credential_transports credential_clients::transports() { return {sts_, container_, metadata_}; }
+
+void credential_clients::close_idle_connections() {
+    sts_.close_idle_connections();
+    container_.close_idle_connections();
+    metadata_.close_idle_connections();
+}
 
 boost::asio::awaitable<result<aws_access>> set_up_aws(service_config const& config, aws_settings const& settings,
                                                       credential_transports transports) {

@@ -39,6 +39,22 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // After SIGTERM, a refresh under way gets this long to finish before the process exits.
 constexpr std::chrono::milliseconds shutdown_grace{700};
 
+// The CAs the clients trust: AWS's (the system store and AWS_CA_BUNDLE) and Rancher's (the system
+// store), one and the same without AWS_CA_BUNDLE; each loaded at its first TLS connection.
+struct trusts {
+    std::shared_ptr<tls_trust> aws;
+    std::shared_ptr<tls_trust> rancher;
+};
+
+// A CA bundle that cannot be loaded is a configuration error, reported at start.
+result<trusts> make_trusts(service_config const& config) {
+    auto system = std::make_shared<tls_trust>();
+    if (!config.ca_bundle) return trusts{system, system};
+    auto aws = std::make_shared<tls_trust>(*config.ca_bundle);
+    if (auto loaded = aws->context(); !loaded) return loaded.error();
+    return trusts{std::move(aws), std::move(system)};
+}
+
 std::string seconds_text(std::chrono::milliseconds delay) {
     return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + " s";
 }
@@ -48,12 +64,15 @@ std::string seconds_text(std::chrono::milliseconds delay) {
 class service {
 public:
     // `aws`: the region and the credentials set_up_aws resolved (the configuration's region may be empty).
-    service(asio::io_context& context, service_config const& config, aws_access aws)
+    // `credential_clients`: those behind aws.credentials, whose idle connections go after each refresh.
+    service(asio::io_context& context, service_config const& config, aws_access aws, trusts const& trust,
+            credential_clients& credential_clients)
         : context_{context},
           config_{config},
           aws_{std::move(aws)},
-          ecr_https_{context.get_executor(), ecr_options(config)},
-          rancher_https_{context.get_executor(), {}},
+          credential_clients_{credential_clients},
+          ecr_https_{context.get_executor(), https_client_options{.trust = trust.aws}},
+          rancher_https_{context.get_executor(), https_client_options{.trust = trust.rancher}},
           ecr_transport_{ecr_https_, [this](auto elapsed) { metrics_.ecr_request(elapsed); }},
           rancher_transport_{rancher_https_, [this](auto elapsed) { metrics_.rancher_request(elapsed); }},
           ecr_{ecr_transport_, aws_.region, ecr_endpoint(aws_.region, config.ecr_endpoint)},
@@ -106,12 +125,6 @@ private:
         target_status& status() const { return (*statuses)[index]; }
     };
 
-    static https_client_options ecr_options(service_config const& config) {
-        https_client_options options;
-        if (config.ca_bundle) options.ca_bundle = *config.ca_bundle;
-        return options;
-    }
-
     void add_target(std::string name, std::vector<std::string> registry_ids) {
         statuses_.push_back(target_status{std::move(name), {}, false, false, {}, {}, {}});
         targets_.push_back(std::make_unique<refresh_target>(refresh_target{
@@ -132,6 +145,10 @@ private:
             outcome.problem = credentials.error();
             outcome.reason = refresh_failure_reason::ecr;  // no ECR call without them
         }
+        // The next refresh is hours away: by then every host has closed these connections.
+        ecr_https_.close_idle_connections();
+        rancher_https_.close_idle_connections();
+        credential_clients_.close_idle_connections();
         auto const now = std::chrono::system_clock::now();
         auto& status = target.status();
         status.attempted = true;
@@ -196,6 +213,7 @@ private:
     asio::io_context& context_;
     service_config const& config_;
     aws_access aws_;
+    credential_clients& credential_clients_;
     https_client ecr_https_;
     https_client rancher_https_;
     timed_transport ecr_transport_;
@@ -236,10 +254,15 @@ std::optional<aws_access> start_aws(asio::io_context& context, service_config co
 
 int run_service(service_config const& config, aws_settings const& aws) {
     asio::io_context context;
-    credential_clients clients{context.get_executor(), config};
+    auto trust = make_trusts(config);
+    if (!trust) {
+        spdlog::critical("starting failed: {}", trust.error().message);
+        return 2;
+    }
+    credential_clients clients{context.get_executor(), trust->aws};
     auto access = start_aws(context, config, aws, clients);
     if (!access) return 2;
-    service running{context, config, std::move(*access)};
+    service running{context, config, std::move(*access), *trust, clients};
     http_server_options options;
     options.address = config.listen_address;
     options.port = config.listen_port;
@@ -263,10 +286,15 @@ int run_service(service_config const& config, aws_settings const& aws) {
 
 int run_once(service_config const& config, aws_settings const& aws) {
     asio::io_context context;
-    credential_clients clients{context.get_executor(), config};
+    auto trust = make_trusts(config);
+    if (!trust) {
+        spdlog::critical("starting failed: {}", trust.error().message);
+        return 2;
+    }
+    credential_clients clients{context.get_executor(), trust->aws};
     auto access = start_aws(context, config, aws, clients);
     if (!access) return 2;
-    service running{context, config, std::move(*access)};
+    service running{context, config, std::move(*access), *trust, clients};
     bool ok = false;
     asio::co_spawn(context, running.refresh_all_once(), [&](std::exception_ptr error, bool all_ok) {
         if (error) std::rethrow_exception(error);

@@ -96,10 +96,31 @@ failure exchange_failure(boost::system::error_code const& ec, url const& endpoin
 
 }  // namespace
 
+tls_trust::tls_trust(std::string ca_bundle) : ca_bundle_{std::move(ca_bundle)} {}
+
+tls_trust::~tls_trust() = default;
+
+result<asio::ssl::context*> tls_trust::context() {
+    if (context_) return context_.get();
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+    boost::system::error_code ec;
+    context->set_default_verify_paths(ec);  // the system store; OpenSSL honours SSL_CERT_FILE / SSL_CERT_DIR
+    if (ec) return make_failure(failure_kind::config, "cannot load the system's CA certificates: " + ec.message());
+    if (!ca_bundle_.empty()) {
+        context->load_verify_file(ca_bundle_, ec);
+        if (ec)
+            return make_failure(failure_kind::config, "cannot load the CA bundle " + ca_bundle_ + ": " + ec.message() +
+                                                          "; AWS_CA_BUNDLE must name a PEM file of certificates");
+    }
+    context->set_verify_mode(asio::ssl::verify_peer);
+    context_ = std::move(context);
+    return context_.get();
+}
+
 struct https_client::state {
     asio::any_io_executor executor;
     https_client_options options;
-    asio::ssl::context tls_context{asio::ssl::context::tls_client};
     std::map<std::string, std::unique_ptr<connection>, std::less<>> idle;  // by origin
     std::size_t opened = 0;
 
@@ -115,22 +136,14 @@ https_client::https_client(asio::any_io_executor executor, https_client_options 
     : state_{std::make_unique<state>()} {
     state_->executor = std::move(executor);
     state_->options = std::move(options);
-    auto& context = state_->tls_context;
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-    context.set_default_verify_paths();  // the system store; OpenSSL also honours SSL_CERT_FILE / SSL_CERT_DIR
-    if (!state_->options.ca_bundle.empty()) {
-        boost::system::error_code ec;
-        context.load_verify_file(state_->options.ca_bundle, ec);
-        if (ec)
-            throw std::runtime_error("cannot load the CA bundle " + state_->options.ca_bundle + ": " + ec.message() +
-                                     "; AWS_CA_BUNDLE must name a PEM file of certificates");
-    }
-    context.set_verify_mode(asio::ssl::verify_peer);
+    if (!state_->options.trust) state_->options.trust = std::make_shared<tls_trust>();
 }
 
 https_client::~https_client() = default;
 
 std::size_t https_client::connections_opened() const { return state_->opened; }
+
+void https_client::close_idle_connections() { state_->idle.clear(); }
 
 std::unique_ptr<connection> https_client::state::take_idle(std::string const& origin) {
     auto it = idle.find(origin);
@@ -143,6 +156,12 @@ std::unique_ptr<connection> https_client::state::take_idle(std::string const& or
 }
 
 asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connect(url const& endpoint) {
+    asio::ssl::context* tls_context = nullptr;
+    if (endpoint.uses_tls()) {
+        auto context = options.trust->context();
+        if (!context) co_return context.error();
+        tls_context = *context;
+    }
     // The resolver has no deadline of its own: race it against a timer.
     tcp::resolver resolver{executor};
     asio::steady_timer resolve_deadline{executor, options.connect_timeout};
@@ -159,7 +178,7 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
         co_return make_failure(failure_kind::resolve, "cannot resolve " + endpoint.host + ": " + resolve_ec.message());
 
     auto conn = endpoint.uses_tls() ? std::make_unique<connection>(connection{
-                                          tls_stream{executor, tls_context}, {}, {}})
+                                          tls_stream{executor, *tls_context}, {}, {}})
                                     : std::make_unique<connection>(connection{plain_stream{executor}, {}, {}});
     auto& socket = std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, conn->stream);
     socket.expires_after(options.connect_timeout);

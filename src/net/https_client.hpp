@@ -9,19 +9,46 @@
 
 #include "net/http_transport.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace rancher_ecr {
+
+// The certificates TLS connections trust: the system store (OpenSSL's default paths, which
+// honour SSL_CERT_FILE and SSL_CERT_DIR) and, when not empty, the PEM file `ca_bundle`. They are
+// loaded at the first TLS connection that needs them, once for every client sharing the trust:
+// a service that speaks plain HTTP only never loads them.
+class tls_trust {
+public:
+    explicit tls_trust(std::string ca_bundle = {});
+    ~tls_trust();
+    tls_trust(tls_trust const&) = delete;
+    tls_trust& operator=(tls_trust const&) = delete;
+
+    // The client TLS context (TLS 1.2 or later, the peer's certificate and name verified), loaded
+    // on the first call; a config failure naming the bundle when it cannot be loaded (asked again
+    // on the next call).
+    result<boost::asio::ssl::context*> context();
+    bool loaded() const { return context_ != nullptr; }
+
+private:
+    std::string ca_bundle_;
+    std::unique_ptr<boost::asio::ssl::context> context_;
+};
 
 struct https_client_options {
     std::chrono::milliseconds connect_timeout{5000};  // DNS, TCP connect and TLS handshake together
     std::chrono::milliseconds request_timeout{15000};  // writing the request and reading the whole response
     std::chrono::milliseconds idle_timeout{30000};     // a kept-alive connection idle longer is not reused
     std::size_t max_response_bytes = 8 * 1024 * 1024;   // a larger body fails the request
-    std::string ca_bundle;  // extra trusted CAs (PEM file), on top of the system store and SSL_CERT_FILE
+    std::shared_ptr<tls_trust> trust;  // null: the system store, loaded for this client alone
 };
 
 // An HTTP/1.1 client over TCP (http://) and TLS (https://). TLS verifies the certificate
 // chain and the host name (SNI is sent); one idle connection per origin is kept alive and
-// reused. Requests on one client may run concurrently; each gets its own connection then.
+// reused until close_idle_connections(). Requests on one client may run concurrently; each gets
+// its own connection then.
 class https_client final : public http_transport {
 public:
     https_client(boost::asio::any_io_executor executor, https_client_options options);
@@ -30,6 +57,11 @@ public:
     https_client& operator=(https_client const&) = delete;
 
     boost::asio::awaitable<result<http_response>> send(url const& endpoint, http_request request) override;
+
+    // Closes the kept-alive connections. A service that talks to a host a few times a day calls
+    // it after each exchange of requests: the host would close them anyway, and meanwhile they
+    // hold a socket and TLS buffers.
+    void close_idle_connections();
 
     // How many connections were opened so far (for tests of keep-alive reuse).
     std::size_t connections_opened() const;

@@ -9,6 +9,7 @@
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
 #include "support/rancher_stand_in.hpp"
+#include "support/temporary_directory.hpp"
 #include "version.hpp"
 
 namespace rancher_ecr {
@@ -90,6 +91,20 @@ TEST(cli, no_region_from_anywhere_exits_2_saying_what_to_set) {
     EXPECT_TRUE(contains(result.output, "AWS_REGION is not set")) << result.output;
     EXPECT_TRUE(contains(result.output, "region")) << result.output;
     EXPECT_FALSE(contains(result.output, "aws-secret-value")) << result.output;
+}
+
+TEST(cli, a_ca_bundle_without_certificates_exits_2_naming_it) {
+    rancher_ecr::testing::temporary_directory directory;
+    auto bundle = directory.write("bundle.pem", "not a certificate\n");
+    auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"},
+                                           {"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                           {"AWS_SECRET_ACCESS_KEY", "aws-secret-value"},
+                                           {"AWS_CA_BUNDLE", bundle},
+                                           {"CATTLE_URL", "http://127.0.0.1:1/v1"},
+                                           {"HOME", "/nonexistent"}});
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_TRUE(contains(result.output, "cannot load the CA bundle " + bundle)) << result.output;
+    EXPECT_TRUE(contains(result.output, "AWS_CA_BUNDLE must name a PEM file")) << result.output;
 }
 
 class cli_against_moto : public ::testing::Test {

@@ -110,7 +110,7 @@ TEST_F(https_client_test, tls_with_a_trusted_ca_and_matching_name) {
     auto pki = make_test_pki({"localhost"}, {"127.0.0.1"});
     loopback_server server{[](http_request const&) { return answer(200, "secure"); }, pki};
     https_client_options options;
-    options.ca_bundle = pki.ca_file;
+    options.trust = std::make_shared<tls_trust>(pki.ca_file);
     auto client = make_client(options);
     for (auto host : {"localhost", "127.0.0.1"}) {
         auto response = send(client, endpoint("https", host, server.port()));
@@ -123,7 +123,7 @@ TEST_F(https_client_test, tls_refuses_a_certificate_for_another_host_name) {
     auto pki = make_test_pki({"registry.example.test"}, {});
     loopback_server server{[](http_request const&) { return answer(200, "should not arrive"); }, pki};
     https_client_options options;
-    options.ca_bundle = pki.ca_file;
+    options.trust = std::make_shared<tls_trust>(pki.ca_file);
     auto client = make_client(options);
     auto response = send(client, endpoint("https", "localhost", server.port()));
     ASSERT_FALSE(response);
@@ -157,21 +157,58 @@ TEST_F(https_client_test, honours_ssl_cert_file) {
     loopback_server server{[](http_request const&) { return answer(200, "trusted via SSL_CERT_FILE"); }, pki};
     ::setenv("SSL_CERT_FILE", pki.ca_file.c_str(), 1);
     auto client = make_client();
-    ::unsetenv("SSL_CERT_FILE");
     auto response = send(client, endpoint("https", "localhost", server.port()));
+    ::unsetenv("SSL_CERT_FILE");
     ASSERT_TRUE(response) << describe(response.error());
     EXPECT_EQ(response->body, "trusted via SSL_CERT_FILE");
 }
 
-TEST_F(https_client_test, a_missing_ca_bundle_is_a_clear_error) {
+TEST_F(https_client_test, an_unreadable_ca_bundle_fails_the_first_tls_connection_clearly) {
+    auto pki = make_test_pki({"localhost"}, {});
+    loopback_server server{[](http_request const&) { return answer(200, "should not arrive"); }, pki};
     https_client_options options;
-    options.ca_bundle = "/nonexistent/ca.pem";
-    try {
-        make_client(options);
-        FAIL() << "expected an error";
-    } catch (std::exception const& e) {
-        EXPECT_NE(std::string{e.what()}.find("/nonexistent/ca.pem"), std::string::npos) << e.what();
-    }
+    options.trust = std::make_shared<tls_trust>("/nonexistent/ca.pem");
+    auto client = make_client(options);
+    auto response = send(client, endpoint("https", "localhost", server.port()));
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().kind, failure_kind::config);
+    EXPECT_NE(response.error().message.find("cannot load the CA bundle /nonexistent/ca.pem"), std::string::npos)
+        << response.error().message;
+    EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(https_client_test, clients_sharing_a_trust_load_it_once_and_only_for_tls) {
+    auto pki = make_test_pki({"localhost"}, {});
+    loopback_server tls_server{[](http_request const&) { return answer(200, "secure"); }, pki};
+    loopback_server plain_server{[](http_request const&) { return answer(200, "plain"); }};
+    auto trust = std::make_shared<tls_trust>(pki.ca_file);
+    https_client_options options;
+    options.trust = trust;
+    auto plain = make_client(options);
+    ASSERT_TRUE(send(plain, endpoint("http", "127.0.0.1", plain_server.port())));
+    EXPECT_FALSE(trust->loaded());
+
+    auto first = make_client(options);
+    auto second = make_client(options);
+    ASSERT_TRUE(send(first, endpoint("https", "localhost", tls_server.port())));
+    ASSERT_TRUE(trust->loaded());
+    auto const* loaded_once = *trust->context();
+    auto response = send(second, endpoint("https", "localhost", tls_server.port()));
+    ASSERT_TRUE(response) << describe(response.error());
+    EXPECT_EQ(response->body, "secure");
+    EXPECT_EQ(*trust->context(), loaded_once);
+}
+
+TEST_F(https_client_test, close_idle_connections_makes_the_next_request_connect_afresh) {
+    loopback_server server{[](http_request const&) { return answer(200, "ok"); }};
+    auto client = make_client();
+    auto where = endpoint("http", "127.0.0.1", server.port());
+    ASSERT_TRUE(send(client, where));
+    ASSERT_TRUE(send(client, where));
+    EXPECT_EQ(client.connections_opened(), 1u);
+    client.close_idle_connections();
+    ASSERT_TRUE(send(client, where));
+    EXPECT_EQ(client.connections_opened(), 2u);
 }
 
 TEST_F(https_client_test, a_silent_server_times_out) {
