@@ -102,8 +102,8 @@ public:
         asio::co_spawn(context_, stop_on_signal(), asio::detached);
     }
 
-    http_response answer(std::string_view method, std::string_view target) {
-        return answer_probe(method, target, statuses_, metrics_, std::chrono::system_clock::now());
+    std::shared_ptr<http_response const> answer(std::string_view method, std::string_view target) {
+        return probes_.answer(method, target, std::chrono::system_clock::now());
     }
 
     std::string const& region() const { return aws_.region; }
@@ -176,6 +176,7 @@ private:
             ++target.failures;
             metrics_.refresh_failed(to_string(outcome.reason));
         }
+        probes_.targets_changed();
         co_return outcome.ok();
     }
 
@@ -225,6 +226,7 @@ private:
     std::mt19937_64 random_;
     std::vector<target_status> statuses_;
     std::vector<std::unique_ptr<refresh_target>> targets_;
+    probe_answers probes_{statuses_, metrics_};
     http_server* server_ = nullptr;
     bool stopping_ = false;
 };

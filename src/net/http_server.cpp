@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include <array>
+#include <charconv>
 #include <list>
 
 #include <boost/asio/as_tuple.hpp>
@@ -7,8 +9,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 
 namespace rancher_ecr {
 
@@ -20,6 +26,66 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Keeps of a request what the probes need: method, target, version and (through basic_parser)
+// keep-alive. Fields are checked by basic_parser and then dropped; a body is read and dropped.
+// The method and target land in the connection's strings, so that no request allocates.
+class request_line_parser final : public http::basic_parser<true> {
+public:
+    request_line_parser(std::string& method, std::string& target) : method_{method}, target_{target} {}
+    int version() const { return version_; }
+
+private:
+    void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
+                         boost::system::error_code&) override {
+        method_.assign(method.data(), method.size());
+        target_.assign(target.data(), target.size());
+        version_ = version;
+    }
+    void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
+    void on_field_impl(http::field, beast::string_view, beast::string_view, boost::system::error_code&) override {}
+    void on_header_impl(boost::system::error_code&) override {}
+    void on_body_init_impl(boost::optional<std::uint64_t> const&, boost::system::error_code&) override {}
+    std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override { return body.size(); }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, boost::system::error_code&) override {
+        return body.size();
+    }
+    void on_finish_impl(boost::system::error_code&) override {}
+
+    std::string& method_;
+    std::string& target_;
+    int version_ = 11;
+};
+
+// The status line and header of `answer` into `head` (cleared first; its capacity is reused).
+void write_head(std::string& head, http_response const& answer, int version, bool keep_alive) {
+    head.clear();
+    head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    std::array<char, 16> digits;
+    auto end = std::to_chars(digits.data(), digits.data() + digits.size(), answer.status).ptr;
+    head.append(digits.data(), end);
+    head += ' ';
+    auto reason = http::obsolete_reason(static_cast<http::status>(answer.status));
+    head.append(reason.data(), reason.size());
+    head += "\r\n";
+    for (auto const& header : answer.headers) {
+        head += header.name;
+        head += ": ";
+        head += header.value;
+        head += "\r\n";
+    }
+    head += "Content-Length: ";
+    end = std::to_chars(digits.data(), digits.data() + digits.size(), answer.body.size()).ptr;
+    head.append(digits.data(), end);
+    head += "\r\n";
+    if (!keep_alive) head += "Connection: close\r\n";
+    else if (version == 10) head += "Connection: keep-alive\r\n";
+    head += "\r\n";
+}
+
+http_response const too_large{413, {{"Content-Type", "text/plain"}}, "request too large\n"};
+http_response const malformed{400, {{"Content-Type", "text/plain"}}, "malformed request\n"};
 
 }  // namespace
 
@@ -53,38 +119,41 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
         connections.pop_front();
     }
     beast::flat_buffer buffer{options.max_request_bytes};
-    http::response<http::string_body> response;
+    std::string method, target, head;  // reused by every request of the connection
     for (;;) {
-        http::request_parser<http::string_body> parser;
+        request_line_parser parser{method, target};
         parser.header_limit(static_cast<std::uint32_t>(options.max_request_bytes));
         parser.body_limit(options.max_request_bytes);
         stream.expires_after(options.read_timeout);
         auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
         (void)read;
         if (read_ec) {
+            // A request too large or malformed gets a last answer; a closed or silent connection none.
+            http_response const* last = nullptr;
             if (read_ec == http::error::header_limit || read_ec == http::error::body_limit ||
-                read_ec == http::error::buffer_overflow) {
-                response = {http::status::payload_too_large, 11};
-                response.set(http::field::content_type, "text/plain");
-                response.set(http::field::connection, "close");
-                response.body() = "request too large\n";
-                response.prepare_payload();
+                read_ec == http::error::buffer_overflow)
+                last = &too_large;
+            else if (read_ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                     read_ec != http::error::end_of_stream && read_ec != http::error::partial_message)
+                last = &malformed;
+            if (last) {
+                write_head(head, *last, 11, false);
                 stream.expires_after(options.read_timeout);
-                co_await http::async_write(stream, response, use_tuple);
+                co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(last->body)},
+                                           use_tuple);
             }
             break;
         }
-        auto const& request = parser.get();
-        auto answer = handler(request.method_string(), request.target());
-        response = {static_cast<http::status>(answer.status), request.version()};
-        for (auto& header : answer.headers) response.set(header.name, header.value);
-        response.body() = std::move(answer.body);
-        response.keep_alive(request.keep_alive());
-        response.prepare_payload();
+        // Holds the answer until it is written, even if the handler replaces it meanwhile.
+        auto const answer = handler(method, target);
+        bool const keep_alive = parser.keep_alive();
+        write_head(head, *answer, parser.version(), keep_alive);
+        // A HEAD request gets the header alone (RFC 9110, 9.3.2).
+        auto const body = method == "HEAD" ? asio::const_buffer{} : asio::buffer(answer->body);
         stream.expires_after(options.read_timeout);
-        auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
+        auto [write_ec, written] = co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), body}, use_tuple);
         (void)written;
-        if (write_ec || !response.keep_alive()) break;
+        if (write_ec || !keep_alive) break;
     }
     if (me.listed) connections.erase(position);
     boost::system::error_code ignored;

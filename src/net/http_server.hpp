@@ -24,12 +24,15 @@ struct http_server_options {
     std::size_t max_connections = 512;              // beyond it, the longest-open connection is closed
 };
 
-// Answers one request from its method and target (path and query).
-using http_handler = std::function<http_response(std::string_view method, std::string_view target)>;
+// Answers one request from its method and target (path and query). The answer is shared so that
+// a handler can hand the same one to many requests; it must not change once handed out.
+using http_handler =
+    std::function<std::shared_ptr<http_response const>(std::string_view method, std::string_view target)>;
 
-// A small HTTP/1.1 server: one coroutine per connection on the caller's executor, keep-alive,
-// bounded requests, a read deadline on every request, and a cap on open connections so that
-// idle clients cannot starve the probes.
+// A small HTTP/1.1 server for probes: one coroutine per connection on the caller's executor,
+// keep-alive, bounded requests, a read deadline on every request, and a cap on open connections
+// so that idle clients cannot starve the probes. Header fields are not kept (no probe needs one)
+// and a request body is read and dropped, so that a request costs no allocation.
 class http_server {
 public:
     // Binds and listens at once, so that a port in use is reported at start-up (kind config).

@@ -44,6 +44,8 @@ public:
 
     // The whole exposition. Rebuilt only when something changed since the last call.
     std::string const& render();
+    // Changes whenever a metric does.
+    std::uint64_t generation() const { return generation_; }
 
 private:
     std::string version_;

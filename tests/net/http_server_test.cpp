@@ -23,9 +23,11 @@ using asio::ip::tcp;
 using rancher_ecr::testing::run_with_deadline;
 using namespace std::chrono_literals;
 
-http_response echo(std::string_view method, std::string_view target) {
-    if (method != "GET") return {405, {{"Allow", "GET"}}, "method not allowed\n"};
-    return {200, {{"Content-Type", "text/plain"}}, std::string{target}};
+std::shared_ptr<http_response const> echo(std::string_view method, std::string_view target) {
+    if (method == "HEAD") return std::make_shared<http_response const>(http_response{200, {}, "a body\n"});
+    if (method != "GET")
+        return std::make_shared<http_response const>(http_response{405, {{"Allow", "GET"}}, "method not allowed\n"});
+    return std::make_shared<http_response const>(http_response{200, {{"Content-Type", "text/plain"}}, std::string{target}});
 }
 
 // Completes with true when the server closes `socket` (it sends nothing on these connections).
@@ -111,6 +113,45 @@ TEST_F(http_server_test, refuses_an_oversized_request_with_413) {
     start(options);
     auto answer = exchange_raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 413")) << answer;
+}
+
+TEST_F(http_server_test, answers_http_1_0_and_closes) {
+    start();
+    auto answer = exchange_raw("GET /old HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.0 200 OK\r\n")) << answer;
+    EXPECT_NE(answer.find("\r\nContent-Length: 4\r\n"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("\r\nConnection: close\r\n"), std::string::npos) << answer;
+    EXPECT_TRUE(answer.ends_with("\r\n\r\n/old")) << answer;
+}
+
+TEST_F(http_server_test, head_gets_the_header_without_the_body) {
+    start();
+    auto answer = exchange_raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+    EXPECT_NE(answer.find("\r\nContent-Length: 7\r\n"), std::string::npos) << answer;
+    EXPECT_TRUE(answer.ends_with("\r\n\r\n")) << answer;
+}
+
+TEST_F(http_server_test, drops_a_request_body_and_answers_pipelined_requests_in_order) {
+    start();
+    auto answer = exchange_raw(
+        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        "PUT /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto const first = answer.find("HTTP/1.1 405 Method Not Allowed\r\n");
+    auto const second = answer.find("HTTP/1.1 405 Method Not Allowed\r\n", first + 1);
+    auto const third = answer.find("HTTP/1.1 200 OK\r\n", second + 1);
+    EXPECT_EQ(first, 0u) << answer;
+    EXPECT_NE(second, std::string::npos) << answer;
+    EXPECT_NE(third, std::string::npos) << answer;
+    EXPECT_TRUE(answer.ends_with("\r\n\r\n/c")) << answer;
+}
+
+TEST_F(http_server_test, answers_a_malformed_request_with_400_and_closes) {
+    start();
+    auto answer = exchange_raw("NOT HTTP AT ALL\r\n\r\n");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 Bad Request\r\n")) << answer;
+    EXPECT_NE(answer.find("\r\nConnection: close\r\n"), std::string::npos) << answer;
 }
 
 TEST_F(http_server_test, closes_a_connection_that_sends_nothing) {

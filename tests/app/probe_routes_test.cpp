@@ -1,0 +1,76 @@
+#include "app/probe_routes.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rancher_ecr {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::system_clock::time_point const now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 30} + 12h;
+
+class probe_answers_test : public ::testing::Test {
+protected:
+    std::vector<target_status> targets_{target_status{"default", {}, false, false, {}, {}, {}}};
+    service_metrics metrics_{"1.2.3"};
+    probe_answers probes_{targets_, metrics_};
+};
+
+TEST_F(probe_answers_test, routes_by_path_and_method) {
+    EXPECT_EQ(probes_.answer("GET", "/ping", now)->body, "pong\n");
+    EXPECT_EQ(probes_.answer("GET", "/healthz?verbose=1", now)->status, 503);
+    EXPECT_EQ(probes_.answer("GET", "/metrics", now)->status, 200);
+    EXPECT_EQ(probes_.answer("GET", "/", now)->status, 404);
+    EXPECT_EQ(probes_.answer("GET", "/healthz/x", now)->status, 404);
+    auto post = probes_.answer("POST", "/healthz", now);
+    EXPECT_EQ(post->status, 405);
+    EXPECT_EQ(post->header("allow"), "GET");
+}
+
+TEST_F(probe_answers_test, the_health_answer_is_reused_until_a_target_changes) {
+    auto starting = probes_.answer("GET", "/healthz", now);
+    EXPECT_EQ(starting->status, 503);
+    EXPECT_NE(starting->body.find("\"status\":\"starting\""), std::string::npos) << starting->body;
+    EXPECT_EQ(probes_.answer("GET", "/healthz", now + 1s), starting);  // the same answer, not rebuilt
+
+    targets_[0].attempted = true;
+    targets_[0].last_refresh_ok = true;
+    targets_[0].last_success = now;
+    targets_[0].token_expires_at = now + 12h;
+    EXPECT_EQ(probes_.answer("GET", "/healthz", now + 2s), starting);  // not told yet
+    probes_.targets_changed();
+    auto healthy = probes_.answer("GET", "/healthz", now + 3s);
+    EXPECT_EQ(healthy->status, 200);
+    EXPECT_NE(healthy->body.find("\"status\":\"ok\""), std::string::npos) << healthy->body;
+    // The answer handed out before is left as it was.
+    EXPECT_EQ(starting->status, 503);
+}
+
+TEST_F(probe_answers_test, the_health_answer_turns_expired_when_the_token_expires_without_a_change) {
+    targets_[0].attempted = true;
+    targets_[0].last_refresh_ok = true;
+    targets_[0].last_success = now;
+    targets_[0].token_expires_at = now + 1h;
+    probes_.targets_changed();
+    EXPECT_EQ(probes_.answer("GET", "/healthz", now)->status, 200);
+    EXPECT_EQ(probes_.answer("GET", "/healthz", now + 1h - 1ms)->status, 200);
+    auto expired = probes_.answer("GET", "/healthz", now + 1h);
+    EXPECT_EQ(expired->status, 503);
+    EXPECT_NE(expired->body.find("\"status\":\"expired\""), std::string::npos) << expired->body;
+}
+
+TEST_F(probe_answers_test, the_metrics_answer_is_reused_until_a_metric_changes) {
+    auto first = probes_.answer("GET", "/metrics", now);
+    EXPECT_NE(first->body.find("rancher_ecr_credentials_refresh_attempts_total 0\n"), std::string::npos)
+        << first->body;
+    EXPECT_EQ(probes_.answer("GET", "/metrics", now), first);
+    metrics_.refresh_attempted();
+    auto second = probes_.answer("GET", "/metrics", now);
+    EXPECT_NE(second, first);
+    EXPECT_NE(second->body.find("rancher_ecr_credentials_refresh_attempts_total 1\n"), std::string::npos)
+        << second->body;
+    EXPECT_EQ(second->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace
+}  // namespace rancher_ecr
