@@ -65,3 +65,29 @@ stored_password() {  # the password credential $credential holds in the Rancher 
 import json, sys
 print(next(c['secretValue'] for c in json.load(sys.stdin)['credentials'] if c['id'] == sys.argv[1]))" "$credential"
 }
+
+# A test CA ($workdir/ca.pem) and a certificate for localhost signed by it ($workdir/tls.pem,
+# $workdir/tls.key), for TLS proxies in front of the stand-ins.
+make_test_ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=stand-in-test-ca -keyout "$workdir/ca.key" \
+    -out "$workdir/ca.pem" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    2>/dev/null || return 1
+  openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$workdir/tls.key" -out "$workdir/tls.csr" \
+    2>/dev/null || return 1
+  printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$workdir/tls.ext"
+  openssl x509 -req -in "$workdir/tls.csr" -CA "$workdir/ca.pem" -CAkey "$workdir/ca.key" -CAcreateserial \
+    -days 1 -extfile "$workdir/tls.ext" -out "$workdir/tls.pem" 2>/dev/null || return 1
+  chmod 0644 "$workdir/ca.pem"
+}
+
+# start_tls_proxy NAME URL: TLS (make_test_ca's certificate) on a free loopback port in front of the
+# plain-HTTP URL; sets `proxy_url` to https://localhost:PORT. Its log, one line per connection:
+# $workdir/NAME.log.
+start_tls_proxy() {
+  local upstream=${2#http://}
+  python3 tests/support/tls_proxy.py "$workdir/tls.pem" "$workdir/tls.key" "${upstream%%/*}" \
+    >"$workdir/$1.port" 2>"$workdir/$1.log" &
+  pids+=($!)
+  wait_for "$workdir/$1.port" '[0-9]' || { cat "$workdir/$1.log" >&2; return 1; }
+  proxy_url=https://localhost:$(cat "$workdir/$1.port")
+}
