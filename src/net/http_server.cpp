@@ -139,8 +139,8 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
             if (last) {
                 write_head(head, *last, 11, false);
                 stream.expires_after(options.read_timeout);
-                co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(last->body)},
-                                           use_tuple);
+                std::array<asio::const_buffer, 2> const message{asio::buffer(head), asio::buffer(last->body)};
+                co_await asio::async_write(stream, message, use_tuple);
             }
             break;
         }
@@ -151,7 +151,8 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
         // A HEAD request gets the header alone (RFC 9110, 9.3.2).
         auto const body = method == "HEAD" ? asio::const_buffer{} : asio::buffer(answer->body);
         stream.expires_after(options.read_timeout);
-        auto [write_ec, written] = co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), body}, use_tuple);
+        std::array<asio::const_buffer, 2> const message{asio::buffer(head), body};
+        auto [write_ec, written] = co_await asio::async_write(stream, message, use_tuple);
         (void)written;
         if (write_ec || !keep_alive) break;
     }

@@ -27,7 +27,8 @@ std::shared_ptr<http_response const> echo(std::string_view method, std::string_v
     if (method == "HEAD") return std::make_shared<http_response const>(http_response{200, {}, "a body\n"});
     if (method != "GET")
         return std::make_shared<http_response const>(http_response{405, {{"Allow", "GET"}}, "method not allowed\n"});
-    return std::make_shared<http_response const>(http_response{200, {{"Content-Type", "text/plain"}}, std::string{target}});
+    return std::make_shared<http_response const>(
+        http_response{200, {{"Content-Type", "text/plain"}}, std::string{target}});
 }
 
 // Completes with true when the server closes `socket` (it sends nothing on these connections).
