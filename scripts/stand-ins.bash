@@ -26,6 +26,8 @@ except urllib.error.HTTPError as error:
 PY
 }
 
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
 # Starts both stand-ins. Exports what the service reads: AWS_REGION, the IAM user's

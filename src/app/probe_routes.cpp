@@ -4,9 +4,10 @@ namespace rancher_ecr {
 
 namespace {
 
-std::shared_ptr<http_response const> text(int status, std::string body) {
-    return std::make_shared<http_response const>(
-        http_response{status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)});
+std::shared_ptr<http_response const> text(int status, std::string body, std::vector<http_header> extra = {}) {
+    http_response answer{status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)};
+    for (auto& header : extra) answer.headers.push_back(std::move(header));
+    return std::make_shared<http_response const>(std::move(answer));
 }
 
 // The first token expiry after `now`: when a target's status turns "expired" by time alone.
@@ -26,8 +27,7 @@ probe_answers::probe_answers(std::vector<target_status> const& targets, service_
       metrics_{metrics},
       ping_{text(200, "pong\n")},
       not_found_{text(404, "not found\n")},
-      not_allowed_{std::make_shared<http_response const>(http_response{
-          405, {{"Content-Type", "text/plain; charset=utf-8"}, {"Allow", "GET"}}, "method not allowed\n"})} {}
+      not_allowed_{text(405, "method not allowed\n", {{"Allow", "GET"}})} {}
 
 std::shared_ptr<http_response const> probe_answers::answer(std::string_view method, std::string_view target,
                                                            std::chrono::system_clock::time_point now) {

@@ -252,58 +252,61 @@ std::optional<aws_access> start_aws(asio::io_context& context, service_config co
     return std::move(**outcome);
 }
 
+// What both modes start with: the CAs, the credential providers' clients, the AWS side (region,
+// first credentials), then the service. Runs `body` on them and returns its exit status, or 2,
+// after logging why, when the start fails.
+template <class Body>
+int with_started_service(service_config const& config, aws_settings const& aws, Body body) {
+    asio::io_context context;
+    auto trust = make_trusts(config);
+    if (!trust) {
+        spdlog::critical("starting failed: {}", trust.error().message);
+        return 2;
+    }
+    credential_clients clients{context.get_executor(), trust->aws};
+    auto access = start_aws(context, config, aws, clients);
+    if (!access) return 2;
+    service running{context, config, std::move(*access), *trust, clients};
+    return body(context, running);
+}
+
 }  // namespace
 
 int run_service(service_config const& config, aws_settings const& aws) {
-    asio::io_context context;
-    auto trust = make_trusts(config);
-    if (!trust) {
-        spdlog::critical("starting failed: {}", trust.error().message);
-        return 2;
-    }
-    credential_clients clients{context.get_executor(), trust->aws};
-    auto access = start_aws(context, config, aws, clients);
-    if (!access) return 2;
-    service running{context, config, std::move(*access), *trust, clients};
-    http_server_options options;
-    options.address = config.listen_address;
-    options.port = config.listen_port;
-    auto server = http_server::listen(context.get_executor(), options,
-                                      [&](std::string_view method, std::string_view target) {
-                                          return running.answer(method, target);
-                                      });
-    if (!server) {
-        spdlog::critical("starting failed: {}", server.error().message);
-        return 2;
-    }
-    spdlog::info("rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, Rancher at {}, ECR in {} for {}",
-                 RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(),
-                 config.rancher_url->origin(), running.region(), running.describe_targets());
-    asio::co_spawn(context, (*server)->run(), asio::detached);
-    running.start(server->get());
-    context.run();
-    spdlog::info("stopped");
-    return 0;
+    return with_started_service(config, aws, [&](asio::io_context& context, service& running) {
+        http_server_options options;
+        options.address = config.listen_address;
+        options.port = config.listen_port;
+        auto server = http_server::listen(context.get_executor(), options,
+                                          [&](std::string_view method, std::string_view target) {
+                                              return running.answer(method, target);
+                                          });
+        if (!server) {
+            spdlog::critical("starting failed: {}", server.error().message);
+            return 2;
+        }
+        spdlog::info(
+            "rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, Rancher at {}, ECR in {} for {}",
+            RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(), config.rancher_url->origin(),
+            running.region(), running.describe_targets());
+        asio::co_spawn(context, (*server)->run(), asio::detached);
+        running.start(server->get());
+        context.run();
+        spdlog::info("stopped");
+        return 0;
+    });
 }
 
 int run_once(service_config const& config, aws_settings const& aws) {
-    asio::io_context context;
-    auto trust = make_trusts(config);
-    if (!trust) {
-        spdlog::critical("starting failed: {}", trust.error().message);
-        return 2;
-    }
-    credential_clients clients{context.get_executor(), trust->aws};
-    auto access = start_aws(context, config, aws, clients);
-    if (!access) return 2;
-    service running{context, config, std::move(*access), *trust, clients};
-    bool ok = false;
-    asio::co_spawn(context, running.refresh_all_once(), [&](std::exception_ptr error, bool all_ok) {
-        if (error) std::rethrow_exception(error);
-        ok = all_ok;
+    return with_started_service(config, aws, [](asio::io_context& context, service& running) {
+        bool ok = false;
+        asio::co_spawn(context, running.refresh_all_once(), [&](std::exception_ptr error, bool all_ok) {
+            if (error) std::rethrow_exception(error);
+            ok = all_ok;
+        });
+        context.run();
+        return ok ? 0 : 1;
     });
-    context.run();
-    return ok ? 0 : 1;
 }
 
 }  // namespace rancher_ecr

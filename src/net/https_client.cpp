@@ -177,9 +177,8 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
     if (resolve_ec)
         co_return make_failure(failure_kind::resolve, "cannot resolve " + endpoint.host + ": " + resolve_ec.message());
 
-    auto conn = endpoint.uses_tls() ? std::make_unique<connection>(connection{
-                                          tls_stream{executor, *tls_context}, {}, {}})
-                                    : std::make_unique<connection>(connection{plain_stream{executor}, {}, {}});
+    auto conn = tls_context ? std::make_unique<connection>(connection{tls_stream{executor, *tls_context}, {}, {}})
+                            : std::make_unique<connection>(connection{plain_stream{executor}, {}, {}});
     auto& socket = std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, conn->stream);
     socket.expires_after(options.connect_timeout);
     auto [connect_ec, peer] = co_await socket.async_connect(endpoints, use_tuple);
