@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include "aws/xml_text.hpp"
+#include "net/url.hpp"
 #include "peer_text.hpp"
 
 namespace rancher_ecr {
@@ -24,22 +25,6 @@ std::optional<int> digits(std::string_view text, std::size_t at, std::size_t cou
         value = value * 10 + (text[i] - '0');
     }
     return value;
-}
-
-std::string form_encode(std::string_view text) {
-    constexpr std::string_view hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        }
-    }
-    return out;
 }
 
 failure bad(std::string message) { return make_failure(failure_kind::bad_response, std::move(message)); }
@@ -87,15 +72,15 @@ std::optional<system_clock::time_point> parse_iso8601(std::string_view text) {
 }
 
 std::string assume_role_body(std::string_view role_arn, std::string_view session_name, std::string_view external_id) {
-    std::string body = "Action=AssumeRole&Version=2011-06-15&RoleArn=" + form_encode(role_arn) +
-                       "&RoleSessionName=" + form_encode(session_name);
-    if (!external_id.empty()) body += "&ExternalId=" + form_encode(external_id);
+    std::string body = "Action=AssumeRole&Version=2011-06-15&RoleArn=" + percent_encode(role_arn) +
+                       "&RoleSessionName=" + percent_encode(session_name);
+    if (!external_id.empty()) body += "&ExternalId=" + percent_encode(external_id);
     return body;
 }
 
 std::string web_identity_body(std::string_view role_arn, std::string_view session_name, std::string_view token) {
-    return "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_encode(role_arn) +
-           "&RoleSessionName=" + form_encode(session_name) + "&WebIdentityToken=" + form_encode(token);
+    return "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + percent_encode(role_arn) +
+           "&RoleSessionName=" + percent_encode(session_name) + "&WebIdentityToken=" + percent_encode(token);
 }
 
 result<aws_credentials> parse_sts_credentials(std::string_view body) {

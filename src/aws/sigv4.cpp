@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "net/url.hpp"
+
 namespace rancher_ecr {
 
 namespace {
@@ -58,34 +60,11 @@ std::string hex(std::span<unsigned char const> data) {
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool is_unreserved(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.' || c == '~';
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
-}
-
-// RFC 3986 unreserved characters stay, every other byte becomes %XX (uppercase), as AWS requires.
-std::string uri_encode(std::string_view text, bool keep_slash) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            out += c;
-        } else {
-            auto const byte = static_cast<unsigned char>(c);
-            out += '%';
-            out += digits[byte >> 4];
-            out += digits[byte & 0xF];
-        }
-    }
-    return out;
 }
 
 // Decodes valid %XX escapes and leaves everything else, '+' included, as it is.
@@ -148,7 +127,7 @@ std::string normalized_path(std::string_view path) {
 
 // The path as sent is encoded once more, so an escape "%2F" is signed as "%252F", as AWS
 // expects for every service but S3.
-std::string canonical_uri(std::string_view path) { return uri_encode(normalized_path(path), true); }
+std::string canonical_uri(std::string_view path) { return percent_encode(normalized_path(path), true); }
 
 // Each parameter is decoded and encoded again, so that "%e1", "\xe1" and "%E1" sign alike; then
 // sorted by key, then value. "a" and "a=" are the same parameter; empty ones ("&&") are dropped.
@@ -161,8 +140,8 @@ std::string canonical_query(std::string_view query) {
         if (!parameter.empty()) {
             auto const equals = parameter.find('=');
             auto const value = equals == std::string_view::npos ? std::string_view{} : parameter.substr(equals + 1);
-            parameters.emplace_back(uri_encode(uri_decode(parameter.substr(0, equals)), false),
-                                    uri_encode(uri_decode(value), false));
+            parameters.emplace_back(percent_encode(uri_decode(parameter.substr(0, equals)), false),
+                                    percent_encode(uri_decode(value), false));
         }
         begin = end + 1;
     }

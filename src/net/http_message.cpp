@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace rancher_ecr {
 
@@ -32,6 +33,24 @@ void http_request::set_header(std::string_view name, std::string value) {
 
 std::optional<std::string_view> http_response::header(std::string_view name) const {
     return find_header(headers, name);
+}
+
+std::string basic_authorization(std::string_view user, std::string_view password) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string plain{user};
+    plain += ':';
+    plain += password;
+    std::string out = "Basic ";
+    for (std::size_t i = 0; i < plain.size(); i += 3) {
+        std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i])) << 16;
+        if (i + 1 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 1])) << 8;
+        if (i + 2 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 2]));
+        out += alphabet[(group >> 18) & 0x3f];
+        out += alphabet[(group >> 12) & 0x3f];
+        out += i + 1 < plain.size() ? alphabet[(group >> 6) & 0x3f] : '=';
+        out += i + 2 < plain.size() ? alphabet[group & 0x3f] : '=';
+    }
+    return out;
 }
 
 }  // namespace rancher_ecr

@@ -36,4 +36,8 @@ struct http_response {
 
 bool iequals(std::string_view a, std::string_view b);
 
+// "Basic base64(user:password)" for an Authorization or Proxy-Authorization header (RFC 7617).
+// A secret: never log it.
+std::string basic_authorization(std::string_view user, std::string_view password);
+
 }  // namespace rancher_ecr

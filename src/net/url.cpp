@@ -20,17 +20,58 @@ bool valid_host_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
 }
 
-// The URL as it may be quoted in a message. Anything between "://" and the last '@' may be
-// user info ("user:secret@", the secret possibly holding '/'), so it is masked.
-std::string quotable(std::string_view text) {
+}  // namespace
+
+std::string percent_encode(std::string_view text, bool keep_slash) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        bool const unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                c == '-' || c == '_' || c == '.' || c == '~';
+        if (unreserved || (keep_slash && c == '/')) {
+            out += c;
+        } else {
+            auto const byte = static_cast<unsigned char>(c);
+            out += '%';
+            out += digits[byte >> 4];
+            out += digits[byte & 0xF];
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+    auto hex_value = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        if (i + 2 >= text.size()) return std::nullopt;
+        int high = hex_value(text[i + 1]);
+        int low = hex_value(text[i + 2]);
+        if (high < 0 || low < 0) return std::nullopt;
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+    }
+    return out;
+}
+
+std::string without_user_info(std::string_view text) {
     auto scheme_end = text.find("://");
     auto authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
     auto at = text.rfind('@');
     if (at == std::string_view::npos || at < authority_begin) return std::string{text};
     return std::string{text.substr(0, authority_begin)} + "***@" + std::string{text.substr(at + 1)};
 }
-
-}  // namespace
 
 std::string url::authority() const {
     std::string text = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -44,7 +85,7 @@ std::string url::text() const { return origin() + target; }
 
 result<url> parse_url(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return make_failure(failure_kind::config, "invalid URL '" + quotable(text) + "': " + std::string{why});
+        return make_failure(failure_kind::config, "invalid URL '" + without_user_info(text) + "': " + std::string{why});
     };
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) return bad("expected http://host[:port][/path] or https://...");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,16 @@ struct url {
 // Parses an absolute http(s) URL. User info ("user:pass@") is refused so that no
 // secret rides in a URL. Failure kind: config; the message quotes the URL.
 result<url> parse_url(std::string_view text);
+
+// RFC 3986 percent-encoding: unreserved characters (letters, digits, "-._~") and, with
+// `keep_slash`, '/' stay; every other byte becomes %XX in upper case (as AWS requires).
+std::string percent_encode(std::string_view text, bool keep_slash = false);
+
+// Percent-decoding; nullopt when a '%' is not followed by two hex digits.
+std::optional<std::string> percent_decode(std::string_view text);
+
+// `text` as it may be quoted in a message: anything between "://" and the last '@' may be user
+// info ("user:secret@", the secret possibly holding '/'), so it becomes "***".
+std::string without_user_info(std::string_view text);
 
 }  // namespace rancher_ecr

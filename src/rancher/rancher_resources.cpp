@@ -318,24 +318,6 @@ std::string registry_create_body(std::string_view host) {
     return json::serialize(body);
 }
 
-std::string basic_authorization(std::string_view access_key, std::string_view secret_key) {
-    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string plain{access_key};
-    plain += ':';
-    plain += secret_key;
-    std::string out = "Basic ";
-    for (std::size_t i = 0; i < plain.size(); i += 3) {
-        std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i])) << 16;
-        if (i + 1 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 1])) << 8;
-        if (i + 2 < plain.size()) group |= static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i + 2]));
-        out += alphabet[(group >> 18) & 0x3f];
-        out += alphabet[(group >> 12) & 0x3f];
-        out += i + 1 < plain.size() ? alphabet[(group >> 6) & 0x3f] : '=';
-        out += i + 2 < plain.size() ? alphabet[group & 0x3f] : '=';
-    }
-    return out;
-}
-
 bool is_retryable_rancher_error(int http_status) { return http_status == 429 || (http_status >= 500 && http_status <= 599); }
 
 failure registry_not_found(std::string_view host, std::string_view api) {

@@ -98,9 +98,6 @@ std::string credential_create_body(std::string_view registry_id, std::string_vie
 // {"serverAddress":host,"name":host} for POST <registries collection>; `host` must be bare.
 std::string registry_create_body(std::string_view host);
 
-// "Basic base64(access_key:secret_key)" for the Authorization header. A secret: never log it.
-std::string basic_authorization(std::string_view access_key, std::string_view secret_key);
-
 // Whether a Rancher error answer can pass on a later try: 429 and 5xx can; 400, 401, 403, 404,
 // 405, 422 need an operator or a different request. The one place where Rancher errors are
 // classified (timeouts and broken connections are the transport's failures, retryable there).

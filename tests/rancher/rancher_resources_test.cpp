@@ -227,13 +227,6 @@ TEST(bodies, carry_the_fields_rancher_expects) {
     EXPECT_TRUE(registry.at("name").is_string());
 }
 
-TEST(basic_authorization, encodes_the_key_pair) {
-    EXPECT_EQ(basic_authorization("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-    EXPECT_EQ(basic_authorization("a", "b"), "Basic YTpi");
-    EXPECT_EQ(basic_authorization("ab", "c"), "Basic YWI6Yw==");
-    EXPECT_EQ(basic_authorization("ab", "cd"), "Basic YWI6Y2Q=");
-}
-
 TEST(is_retryable_rancher_error, only_throttling_and_server_errors) {
     for (int status : {429, 500, 502, 503, 504}) EXPECT_TRUE(is_retryable_rancher_error(status)) << status;
     for (int status : {400, 401, 403, 404, 405, 409, 422}) EXPECT_FALSE(is_retryable_rancher_error(status)) << status;
