@@ -14,6 +14,7 @@ bool is_retryable(failure_kind kind, int http_status) {
         case failure_kind::connect:
         case failure_kind::timeout:
         case failure_kind::transport:
+        case failure_kind::proxy:  // a proxy down or misconfigured for a while: its operator can mend it
             return true;
         case failure_kind::bad_response:
         case failure_kind::service:

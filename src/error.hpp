@@ -13,6 +13,7 @@ enum class failure_kind {
     resolve,       // DNS lookup of a host failed
     connect,       // TCP connection refused or unreachable
     tls,           // TLS handshake or certificate verification failed
+    proxy,         // the outbound proxy is out of reach, refused the tunnel or asked for credentials
     timeout,       // a network operation did not finish within its deadline
     transport,     // the connection broke while sending or receiving
     bad_response,  // the peer answered with something we cannot use (malformed HTTP, JSON, token)

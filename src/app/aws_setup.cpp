@@ -15,9 +15,11 @@ constexpr std::chrono::seconds metadata_timeout{1};
 // The container endpoint gets two seconds per try (botocore's default).
 constexpr std::chrono::seconds container_timeout{2};
 
-https_client_options options_with(std::shared_ptr<tls_trust> trust, std::chrono::milliseconds timeout) {
+https_client_options options_with(std::shared_ptr<tls_trust> trust, proxy_settings const& proxies,
+                                  std::chrono::milliseconds timeout) {
     https_client_options options;
     options.trust = std::move(trust);
+    options.proxies = proxies;
     if (timeout.count() > 0) {
         options.connect_timeout = timeout;
         options.request_timeout = timeout;
@@ -53,10 +55,11 @@ result<aws_settings> read_aws_settings(environment const& env, service_config co
     return settings;
 }
 
-credential_clients::credential_clients(boost::asio::any_io_executor executor, std::shared_ptr<tls_trust> const& trust)
-    : sts_{executor, options_with(trust, {})},
-      container_{executor, options_with(trust, container_timeout)},
-      metadata_{executor, options_with(trust, metadata_timeout)} {}
+credential_clients::credential_clients(boost::asio::any_io_executor executor, std::shared_ptr<tls_trust> const& trust,
+                                       proxy_settings const& proxies)
+    : sts_{executor, options_with(trust, proxies, {})},
+      container_{executor, options_with(trust, proxies, container_timeout)},
+      metadata_{executor, options_with(trust, proxies, metadata_timeout)} {}
 
 credential_transports credential_clients::transports() { return {sts_, container_, metadata_}; }
 

@@ -32,10 +32,12 @@ struct aws_settings {
 result<aws_settings> read_aws_settings(environment const& env, service_config const& config);
 
 // The HTTPS clients of the credential providers (STS, container endpoint, instance metadata),
-// with their deadlines, trusting `trust`'s CAs. Must outlive the sources built on them.
+// with their deadlines, trusting `trust`'s CAs, through `proxies` (which never take the instance's
+// own link). Must outlive the sources built on them.
 class credential_clients {
 public:
-    credential_clients(boost::asio::any_io_executor executor, std::shared_ptr<tls_trust> const& trust);
+    credential_clients(boost::asio::any_io_executor executor, std::shared_ptr<tls_trust> const& trust,
+                       proxy_settings const& proxies);
     credential_transports transports();
     void close_idle_connections();
 

@@ -243,6 +243,36 @@ result<std::chrono::milliseconds> read_refresh_interval(environment const& env) 
     return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(*value * unit_ms)};
 }
 
+// A proxy URL may hold a password: messages quote it with the user info masked.
+result<std::optional<proxy_server>> read_proxy(environment const& env, std::initializer_list<std::string_view> names) {
+    auto text = read(env, names);
+    if (!text) return std::optional<proxy_server>{};
+    auto proxy = parse_proxy_url(text->value);
+    if (!proxy)
+        return make_failure(failure_kind::config, std::string{text->name} + " is invalid: " + proxy.error().message);
+    return std::optional<proxy_server>{std::move(*proxy)};
+}
+
+// The uppercase variables win over the lowercase ones when both are set, as in Go.
+result<proxy_settings> read_proxy_settings(environment const& env) {
+    proxy_settings proxies;
+    auto https = read_proxy(env, {"HTTPS_PROXY", "https_proxy"});
+    if (!https) return https.error();
+    proxies.https = std::move(*https);
+    auto http = read_proxy(env, {"HTTP_PROXY", "http_proxy"});
+    if (!http) return http.error();
+    proxies.http = std::move(*http);
+    if (auto list = read(env, {"NO_PROXY", "no_proxy"})) {
+        auto rules = parse_no_proxy(list->value);
+        if (!rules) {
+            return make_failure(failure_kind::config,
+                std::string{list->name} + "=" + printable(list->value) + " is invalid: " + rules.error().message);
+        }
+        proxies.no_proxy = std::move(*rules);
+    }
+    return proxies;
+}
+
 // The Rancher keys are secrets: messages name the variables, never their values.
 result<std::pair<std::string, std::string>> read_rancher_keys(environment const& env) {
     auto access = read(env, {"CATTLE_ACCESS_KEY"});
@@ -342,6 +372,10 @@ result<service_config> load_config(environment const& env) {
     if (!listen_port) return listen_port.error();
     config.listen_port = *listen_port;
 
+    auto proxies = read_proxy_settings(env);
+    if (!proxies) return proxies.error();
+    config.proxies = std::move(*proxies);
+
     auto refresh_interval = read_refresh_interval(env);
     if (!refresh_interval) return refresh_interval.error();
     config.refresh_interval = *refresh_interval;
@@ -423,6 +457,11 @@ AWS credentials, from the first of these that is configured:
   LISTEN_ADDRESS         address of /healthz and /metrics (default 0.0.0.0)
   LISTEN_PORT            port of /healthz and /metrics (default 8080)
   REFRESH_INTERVAL       90s, 30m, 6h or seconds, 1ms to 24h (default 6h)
+  HTTPS_PROXY, HTTP_PROXY
+                         http://[user:password@]host[:port] of the proxy for https:// and
+                         http:// targets (else https_proxy, http_proxy; default: none)
+  NO_PROXY               targets that go direct: host names (and their subdomains), IP
+                         addresses, CIDR ranges, host:port, or * (else no_proxy)
 
 Exit status: 0 on success, 2 on bad configuration or arguments (or no AWS credentials or region
 at start), 1 on other failures.

@@ -9,6 +9,7 @@
 
 #include "environment.hpp"
 #include "error.hpp"
+#include "net/proxy.hpp"
 #include "net/url.hpp"
 
 namespace rancher_ecr {
@@ -54,6 +55,10 @@ struct service_config {
     std::string listen_address = "0.0.0.0";
     // LISTEN_PORT: that server's port, 1 to 65535; default 8080.
     std::uint16_t listen_port = 8080;
+    // HTTPS_PROXY (else https_proxy) for https:// targets, HTTP_PROXY (else http_proxy) for http://
+    // ones, NO_PROXY (else no_proxy) for the targets that go direct: ECR, STS, Rancher and the
+    // container credential endpoint; never the instance's own link (net/proxy).
+    proxy_settings proxies;
     // REFRESH_INTERVAL: time between refreshes: 90s, 30m, 6h or plain seconds, 1ms (500ms, for tests and
     // benchmarks) to 24h; default 6h.
     std::chrono::milliseconds refresh_interval = std::chrono::hours{6};

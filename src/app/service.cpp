@@ -16,10 +16,12 @@
 #include <spdlog/spdlog.h>
 
 #include "app/probe_routes.hpp"
+#include "aws/credential_chain.hpp"
 #include "aws/ecr_client.hpp"
 #include "aws/ecr_endpoint.hpp"
 #include "net/http_server.hpp"
 #include "net/https_client.hpp"
+#include "net/proxy.hpp"
 #include "net/timed_transport.hpp"
 #include "obs/health.hpp"
 #include "obs/logging.hpp"
@@ -71,8 +73,9 @@ public:
           config_{config},
           aws_{std::move(aws)},
           credential_clients_{credential_clients},
-          ecr_https_{context.get_executor(), https_client_options{.trust = trust.aws}},
-          rancher_https_{context.get_executor(), https_client_options{.trust = trust.rancher}},
+          ecr_https_{context.get_executor(), https_client_options{.trust = trust.aws, .proxies = config.proxies}},
+          rancher_https_{context.get_executor(),
+                         https_client_options{.trust = trust.rancher, .proxies = config.proxies}},
           ecr_transport_{ecr_https_, [this](auto elapsed) { metrics_.ecr_request(elapsed); }},
           rancher_transport_{rancher_https_, [this](auto elapsed) { metrics_.rancher_request(elapsed); }},
           ecr_{ecr_transport_, aws_.region, ecr_endpoint(aws_.region, config.ecr_endpoint)},
@@ -107,6 +110,14 @@ public:
     }
 
     std::string const& region() const { return aws_.region; }
+
+    // "ECR direct, STS through the proxy proxy.corp:3128, Rancher ..." (never a proxy's credentials).
+    std::string describe_routes() const {
+        auto const& proxies = config_.proxies;
+        return "ECR " + describe_route(proxies, ecr_.endpoint()) + ", STS " +
+               describe_route(proxies, sts_endpoint(aws_.region, config_.sts_endpoint)) + ", Rancher " +
+               describe_route(proxies, *config_.rancher_url);
+    }
 
     std::string describe_targets() const {
         std::string text;
@@ -263,10 +274,11 @@ int with_started_service(service_config const& config, aws_settings const& aws, 
         spdlog::critical("starting failed: {}", trust.error().message);
         return 2;
     }
-    credential_clients clients{context.get_executor(), trust->aws};
+    credential_clients clients{context.get_executor(), trust->aws, config.proxies};
     auto access = start_aws(context, config, aws, clients);
     if (!access) return 2;
     service running{context, config, std::move(*access), *trust, clients};
+    if (config.proxies.any()) spdlog::info("outbound proxies: {}", running.describe_routes());
     return body(context, running);
 }
 

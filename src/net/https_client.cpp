@@ -41,6 +41,33 @@ struct connection {
 
 std::string where(url const& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
 
+// The peer as messages name it: the target, and the proxy it is reached through (never its credentials).
+std::string where(url const& endpoint, proxy_server const* proxy) {
+    return proxy ? where(endpoint) + " through the proxy " + proxy->where() : where(endpoint);
+}
+
+// host:port as CONNECT's request target wants it, IPv6 in brackets.
+std::string tunnel_target(url const& endpoint) {
+    auto host = endpoint.host.find(':') != std::string::npos ? "[" + endpoint.host + "]" : endpoint.host;
+    return host + ":" + std::to_string(endpoint.port);
+}
+
+failure proxy_failure(std::string message, int http_status = 0) {
+    auto problem = make_failure(failure_kind::proxy, std::move(message));
+    problem.http_status = http_status;
+    return problem;
+}
+
+std::string proxy_refusal(int status, proxy_server const& proxy) {
+    if (status == 407)
+        return proxy.authorization.empty()
+                   ? "the proxy asks for credentials (407 Proxy Authentication Required) and none were given"
+                   : "the proxy refused its credentials (407 Proxy Authentication Required): the user or password "
+                     "is wrong";
+    return "the proxy answered " + std::to_string(status) + " " +
+           std::string{http::obsolete_reason(static_cast<http::status>(status))};
+}
+
 bool is_ip_literal(std::string const& host) {
     boost::system::error_code ec;
     asio::ip::make_address(host, ec);
@@ -56,12 +83,16 @@ std::string tls_reason(tls_stream& stream, boost::system::error_code const& ec) 
     return ec.message();
 }
 
-http::request<http::string_body> to_beast(url const& endpoint, http_request const& request) {
+// Through a proxy, a request to an http:// target carries the absolute URL and the proxy's credentials.
+http::request<http::string_body> to_beast(url const& endpoint, http_request const& request, proxy_server const* proxy) {
+    bool const forwarded = proxy && !endpoint.uses_tls();
     http::request<http::string_body> message;
     message.version(11);
     message.method_string(request.method);
-    message.target(request.target);
+    message.target(forwarded ? endpoint.origin() + request.target : request.target);
     for (auto const& h : request.headers) message.insert(h.name, h.value);
+    if (forwarded && !proxy->authorization.empty())
+        message.set(http::field::proxy_authorization, proxy->authorization);
     if (!request.header("host")) message.set(http::field::host, endpoint.authority());
     if (!request.header("user-agent"))
         message.set(http::field::user_agent, "rancher-ecr-credentials/" RANCHER_ECR_CREDENTIALS_VERSION);
@@ -79,19 +110,52 @@ http_response from_beast(http::response<http::string_body>&& message) {
     return response;
 }
 
-failure exchange_failure(boost::system::error_code const& ec, url const& endpoint, https_client_options const& options,
-                         char const* step) {
+// `peer`: where(endpoint, proxy).
+failure exchange_failure(boost::system::error_code const& ec, std::string const& peer,
+                         https_client_options const& options, char const* step) {
     if (ec == beast::error::timeout)
-        return make_failure(failure_kind::timeout, "no response from " + where(endpoint) + " within " +
+        return make_failure(failure_kind::timeout, "no response from " + peer + " within " +
                                                        milliseconds_text(options.request_timeout));
     if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow)
-        return make_failure(failure_kind::bad_response, "the response from " + where(endpoint) + " exceeds " +
+        return make_failure(failure_kind::bad_response, "the response from " + peer + " exceeds " +
                                                             std::to_string(options.max_response_bytes) + " bytes");
     if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message)
-        return make_failure(failure_kind::bad_response, "malformed HTTP response from " + where(endpoint) + ": " +
-                                                            ec.message());
-    return make_failure(failure_kind::transport, std::string{step} + " " + where(endpoint) + " failed: " + ec.message());
+        return make_failure(failure_kind::bad_response, "malformed HTTP response from " + peer + ": " + ec.message());
+    return make_failure(failure_kind::transport, std::string{step} + " " + peer + " failed: " + ec.message());
+}
+
+// Asks the proxy for a tunnel to `endpoint` on the connected `socket` (RFC 9110 9.3.6), within the
+// deadline already set on it. Success leaves the socket at the start of the tunnel.
+asio::awaitable<result<void>> open_tunnel(beast::tcp_stream& socket, url const& endpoint, proxy_server const& proxy,
+                                          https_client_options const& options) {
+    auto const target = tunnel_target(endpoint);
+    auto const peer = "the proxy " + proxy.where() + " (CONNECT " + target + ")";
+    http::request<http::empty_body> request{http::verb::connect, target, 11};
+    request.set(http::field::host, target);
+    request.set(http::field::user_agent, "rancher-ecr-credentials/" RANCHER_ECR_CREDENTIALS_VERSION);
+    if (!proxy.authorization.empty()) request.set(http::field::proxy_authorization, proxy.authorization);
+    auto [write_ec, written] = co_await http::async_write(socket, request, use_tuple);
+    (void)written;
+    if (write_ec == beast::error::timeout)
+        co_return proxy_failure(peer + ": no answer within " + milliseconds_text(options.connect_timeout));
+    if (write_ec) co_return proxy_failure("sending CONNECT to " + peer + " failed: " + write_ec.message());
+
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);  // an answer to CONNECT ends with its header: a tunnel, or a refusal we do not read on
+    parser.header_limit(max_header_bytes);
+    auto [read_ec, read] = co_await http::async_read_header(socket, buffer, parser, use_tuple);
+    (void)read;
+    if (read_ec == beast::error::timeout)
+        co_return proxy_failure(peer + ": no answer within " + milliseconds_text(options.connect_timeout));
+    if (read_ec) co_return proxy_failure("reading the answer of " + peer + " failed: " + read_ec.message());
+    auto const status = static_cast<int>(parser.get().result_int());
+    if (status / 100 != 2) co_return proxy_failure(peer + ": " + proxy_refusal(status, proxy), status);
+    // The target speaks only after our TLS hello: bytes before it are not the target's.
+    if (buffer.size() != 0)
+        co_return make_failure(failure_kind::bad_response, peer + ": data arrived in the tunnel before TLS began");
+    co_return result<void>{};
 }
 
 }  // namespace
@@ -124,9 +188,10 @@ struct https_client::state {
     std::map<std::string, std::unique_ptr<connection>, std::less<>> idle;  // by origin
     std::size_t opened = 0;
 
-    asio::awaitable<result<std::unique_ptr<connection>>> connect(url const& endpoint);
+    // A connection to `endpoint`: direct, or through `proxy` when not null.
+    asio::awaitable<result<std::unique_ptr<connection>>> connect(url const& endpoint, proxy_server const* proxy);
     // `answered` tells whether any byte of a response arrived, even when the exchange failed.
-    asio::awaitable<result<http_response>> exchange(connection& conn, url const& endpoint,
+    asio::awaitable<result<http_response>> exchange(connection& conn, std::string const& peer,
                                                     http::request<http::string_body>& message, bool& keep_alive,
                                                     bool& answered);
     std::unique_ptr<connection> take_idle(std::string const& origin);
@@ -155,40 +220,53 @@ std::unique_ptr<connection> https_client::state::take_idle(std::string const& or
     return conn;
 }
 
-asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connect(url const& endpoint) {
+asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connect(url const& endpoint,
+                                                                                  proxy_server const* proxy) {
     asio::ssl::context* tls_context = nullptr;
     if (endpoint.uses_tls()) {
         auto context = options.trust->context();
         if (!context) co_return context.error();
         tls_context = *context;
     }
+    auto const& host = proxy ? proxy->host : endpoint.host;
+    auto const port = proxy ? proxy->port : endpoint.port;
+    // What a failure to reach the first hop names: the target, or the proxy (kind proxy) and what it was for.
+    auto const first_hop = proxy ? "the proxy " + proxy->where() + " (for " + where(endpoint) + ")" : where(endpoint);
+    auto hop_failure = [&](failure_kind kind, std::string message) {
+        return proxy ? proxy_failure(std::move(message)) : make_failure(kind, std::move(message));
+    };
     // The resolver has no deadline of its own: race it against a timer.
     tcp::resolver resolver{executor};
     asio::steady_timer resolve_deadline{executor, options.connect_timeout};
     auto [order, resolve_ec, endpoints, timer_ec] =
         co_await asio::experimental::make_parallel_group(
-            resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::deferred),
+            resolver.async_resolve(host, std::to_string(port), asio::deferred),
             resolve_deadline.async_wait(asio::deferred))
             .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     (void)timer_ec;
     if (order[0] != 0)
-        co_return make_failure(failure_kind::timeout, "resolving " + endpoint.host + " took longer than " +
-                                                          milliseconds_text(options.connect_timeout));
+        co_return hop_failure(failure_kind::timeout, "resolving " + (proxy ? first_hop : host) + " took longer than " +
+                                                         milliseconds_text(options.connect_timeout));
     if (resolve_ec)
-        co_return make_failure(failure_kind::resolve, "cannot resolve " + endpoint.host + ": " + resolve_ec.message());
+        co_return hop_failure(failure_kind::resolve,
+                              "cannot resolve " + (proxy ? first_hop : host) + ": " + resolve_ec.message());
 
     auto conn = tls_context ? std::make_unique<connection>(connection{tls_stream{executor, *tls_context}, {}, {}})
                             : std::make_unique<connection>(connection{plain_stream{executor}, {}, {}});
     auto& socket = std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, conn->stream);
+    // One deadline for the TCP connect, the proxy's tunnel and the TLS handshake together.
     socket.expires_after(options.connect_timeout);
     auto [connect_ec, peer] = co_await socket.async_connect(endpoints, use_tuple);
     (void)peer;
     if (connect_ec == beast::error::timeout)
-        co_return make_failure(failure_kind::timeout, "connecting to " + where(endpoint) + " took longer than " +
-                                                          milliseconds_text(options.connect_timeout));
+        co_return hop_failure(failure_kind::timeout, "connecting to " + first_hop + " took longer than " +
+                                                         milliseconds_text(options.connect_timeout));
     if (connect_ec)
-        co_return make_failure(failure_kind::connect, "cannot connect to " + where(endpoint) + ": " +
-                                                          connect_ec.message());
+        co_return hop_failure(failure_kind::connect, "cannot connect to " + first_hop + ": " + connect_ec.message());
+    if (proxy && tls_context) {
+        auto tunnel = co_await open_tunnel(socket, endpoint, *proxy, options);
+        if (!tunnel) co_return tunnel.error();
+    }
 
     if (auto* tls = std::get_if<tls_stream>(&conn->stream)) {
         SSL* ssl = tls->native_handle();
@@ -202,18 +280,18 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
         }
         auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
         if (handshake_ec == beast::error::timeout)
-            co_return make_failure(failure_kind::timeout, "TLS handshake with " + where(endpoint) +
+            co_return make_failure(failure_kind::timeout, "TLS handshake with " + where(endpoint, proxy) +
                                                               " took longer than " +
                                                               milliseconds_text(options.connect_timeout));
         if (handshake_ec)
-            co_return make_failure(failure_kind::tls, "TLS handshake with " + where(endpoint) + " failed: " +
+            co_return make_failure(failure_kind::tls, "TLS handshake with " + where(endpoint, proxy) + " failed: " +
                                                           tls_reason(*tls, handshake_ec));
     }
     ++opened;
     co_return conn;
 }
 
-asio::awaitable<result<http_response>> https_client::state::exchange(connection& conn, url const& endpoint,
+asio::awaitable<result<http_response>> https_client::state::exchange(connection& conn, std::string const& peer,
                                                                      http::request<http::string_body>& message,
                                                                      bool& keep_alive, bool& answered) {
     co_return co_await std::visit(
@@ -221,7 +299,7 @@ asio::awaitable<result<http_response>> https_client::state::exchange(connection&
             beast::get_lowest_layer(stream).expires_after(options.request_timeout);
             auto [write_ec, written] = co_await http::async_write(stream, message, use_tuple);
             (void)written;
-            if (write_ec) co_return exchange_failure(write_ec, endpoint, options, "sending the request to");
+            if (write_ec) co_return exchange_failure(write_ec, peer, options, "sending the request to");
 
             http::response_parser<http::string_body> parser;
             parser.header_limit(max_header_bytes);
@@ -229,7 +307,7 @@ asio::awaitable<result<http_response>> https_client::state::exchange(connection&
             auto [read_ec, read] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
             (void)read;
             answered = parser.got_some();
-            if (read_ec) co_return exchange_failure(read_ec, endpoint, options, "reading the response from");
+            if (read_ec) co_return exchange_failure(read_ec, peer, options, "reading the response from");
             keep_alive = parser.get().keep_alive();
             co_return from_beast(parser.release());
         },
@@ -237,19 +315,21 @@ asio::awaitable<result<http_response>> https_client::state::exchange(connection&
 }
 
 asio::awaitable<result<http_response>> https_client::send(url const& endpoint, http_request request) {
-    auto message = to_beast(endpoint, request);
+    auto const* proxy = state_->options.proxies.proxy_for(endpoint);
+    auto const peer = where(endpoint, proxy);
+    auto message = to_beast(endpoint, request, proxy);
     auto origin = endpoint.origin();
     auto conn = state_->take_idle(origin);
     bool reused = conn != nullptr;
     for (;;) {
         if (!conn) {
-            auto fresh = co_await state_->connect(endpoint);
+            auto fresh = co_await state_->connect(endpoint, proxy);
             if (!fresh) co_return fresh.error();
             conn = std::move(*fresh);
         }
         bool keep_alive = false;
         bool answered = false;
-        auto response = co_await state_->exchange(*conn, endpoint, message, keep_alive, answered);
+        auto response = co_await state_->exchange(*conn, peer, message, keep_alive, answered);
         // A kept-alive connection the server has meanwhile closed fails before any answer:
         // that request was not processed, so it goes once more on a new connection. Once
         // any of an answer has arrived, the server did act on it: no second try.
@@ -258,6 +338,11 @@ asio::awaitable<result<http_response>> https_client::send(url const& endpoint, h
             reused = false;
             continue;
         }
+        // A forwarded request that the proxy itself refused is the proxy's failure, not the target's answer.
+        if (response && response->status == 407 && proxy && !endpoint.uses_tls())
+            co_return proxy_failure("the proxy " + proxy->where() + " (" + request.method + " " + origin +
+                                        "): " + proxy_refusal(407, *proxy),
+                                    407);
         if (response && keep_alive && !state_->idle.contains(origin)) {
             conn->idle_since = std::chrono::steady_clock::now();
             state_->idle.emplace(origin, std::move(conn));

@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "net/http_transport.hpp"
+#include "net/proxy.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -43,12 +44,16 @@ struct https_client_options {
     std::chrono::milliseconds idle_timeout{30000};     // a kept-alive connection idle longer is not reused
     std::size_t max_response_bytes = 8 * 1024 * 1024;   // a larger body fails the request
     std::shared_ptr<tls_trust> trust;  // null: the system store, loaded for this client alone
+    proxy_settings proxies;            // none: every connection direct
 };
 
 // An HTTP/1.1 client over TCP (http://) and TLS (https://). TLS verifies the certificate
 // chain and the host name (SNI is sent); one idle connection per origin is kept alive and
 // reused until close_idle_connections(). Requests on one client may run concurrently; each gets
-// its own connection then.
+// its own connection then. Through a proxy (options.proxies), an https:// origin's connection is
+// a CONNECT tunnel with TLS end to end inside it, kept alive the same way; an http:// request goes
+// to the proxy in absolute form. The proxy's failures (down, 407, another answer to CONNECT, no
+// answer in time) are failures of kind proxy that name it, retryable.
 class https_client final : public http_transport {
 public:
     https_client(boost::asio::any_io_executor executor, https_client_options options);

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "net/http_message.hpp"
+
 namespace rancher_ecr {
 namespace {
 
@@ -431,8 +433,220 @@ TEST(usage_text, lists_the_modes_and_every_variable) {
              "AWS_ECR_REGISTRY_IDS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
              "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "CATTLE_URL", "CATTLE_ACCESS_KEY",
              "CATTLE_SECRET_KEY", "AUTO_CREATE", "LOG_LEVEL", "LOG_FORMAT", "LISTEN_ADDRESS", "LISTEN_PORT",
-             "REFRESH_INTERVAL", "default 6h", "default 8080", "default 0.0.0.0", "default info"})
+             "REFRESH_INTERVAL", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
+             "default 6h", "default 8080", "default 0.0.0.0", "default info"})
         EXPECT_TRUE(contains(text, part)) << part;
+}
+
+// ---- HTTPS_PROXY, HTTP_PROXY, NO_PROXY ----------------------------------------------------------
+
+url target(std::string_view text) {
+    auto parsed = parse_url(text);
+    if (!parsed) {
+        ADD_FAILURE() << text << ": " << parsed.error().message;
+        return {};
+    }
+    return *parsed;
+}
+
+TEST(load_config, no_proxy_by_default) {
+    auto config = loaded({});
+    EXPECT_FALSE(config.proxies.any());
+    EXPECT_FALSE(config.proxies.https);
+    EXPECT_FALSE(config.proxies.http);
+    EXPECT_TRUE(config.proxies.no_proxy.empty());
+    EXPECT_EQ(config.proxies.proxy_for(target("https://api.ecr.us-east-1.amazonaws.com/")), nullptr);
+}
+
+TEST(load_config, https_proxy_and_http_proxy) {
+    auto config = loaded({{"HTTPS_PROXY", "http://user:p%40ss@secure.proxy:3128"}, {"HTTP_PROXY", "plain.proxy:8080"}});
+    ASSERT_TRUE(config.proxies.https);
+    EXPECT_EQ(config.proxies.https->host, "secure.proxy");
+    EXPECT_EQ(config.proxies.https->port, 3128);
+    EXPECT_EQ(config.proxies.https->authorization, basic_authorization("user", "p@ss"));
+    ASSERT_TRUE(config.proxies.http);
+    EXPECT_EQ(config.proxies.http->host, "plain.proxy");
+    EXPECT_EQ(config.proxies.http->port, 8080);
+    EXPECT_EQ(config.proxies.http->authorization, "");
+    EXPECT_TRUE(config.proxies.any());
+    EXPECT_EQ(config.proxies.proxy_for(target("https://api.ecr.us-east-1.amazonaws.com/")), &*config.proxies.https);
+    EXPECT_EQ(config.proxies.proxy_for(target("http://rancher.example.com/")), &*config.proxies.http);
+
+    // Each is independent of the other.
+    auto only_https = loaded({{"HTTPS_PROXY", "http://secure.proxy:3128"}});
+    EXPECT_TRUE(only_https.proxies.https);
+    EXPECT_FALSE(only_https.proxies.http);
+    auto only_http = loaded({{"HTTP_PROXY", "http://plain.proxy"}});
+    EXPECT_FALSE(only_http.proxies.https);
+    ASSERT_TRUE(only_http.proxies.http);
+    EXPECT_EQ(only_http.proxies.http->port, 80);
+}
+
+TEST(load_config, lowercase_proxy_variables_when_uppercase_unset) {
+    auto config = loaded({{"https_proxy", "http://lower-secure:3128"}, {"http_proxy", "http://lower-plain:8080"},
+        {"no_proxy", ".internal"}});
+    ASSERT_TRUE(config.proxies.https);
+    EXPECT_EQ(config.proxies.https->host, "lower-secure");
+    ASSERT_TRUE(config.proxies.http);
+    EXPECT_EQ(config.proxies.http->host, "lower-plain");
+    EXPECT_EQ(config.proxies.proxy_for(target("https://a.internal/")), nullptr);
+    EXPECT_NE(config.proxies.proxy_for(target("https://a.external/")), nullptr);
+}
+
+TEST(load_config, uppercase_proxy_variables_win) {
+    auto config = loaded({{"HTTPS_PROXY", "http://upper-secure:3128"}, {"https_proxy", "http://lower-secure:3128"},
+        {"HTTP_PROXY", "http://upper-plain:8080"}, {"http_proxy", "http://lower-plain:8080"},
+        {"NO_PROXY", "upper.example"}, {"no_proxy", "lower.example"}});
+    ASSERT_TRUE(config.proxies.https);
+    EXPECT_EQ(config.proxies.https->host, "upper-secure");
+    ASSERT_TRUE(config.proxies.http);
+    EXPECT_EQ(config.proxies.http->host, "upper-plain");
+    EXPECT_EQ(config.proxies.proxy_for(target("https://upper.example/")), nullptr);
+    EXPECT_NE(config.proxies.proxy_for(target("https://lower.example/")), nullptr);
+
+    // The loser is not even read: a bad lowercase value beside a good uppercase one is no failure.
+    auto shadowed = loaded({{"HTTPS_PROXY", "http://upper-secure:3128"}, {"https_proxy", "socks5://nope"},
+        {"HTTP_PROXY", "http://upper-plain:8080"}, {"http_proxy", "http://:0"},
+        {"NO_PROXY", "upper.example"}, {"no_proxy", "10.0.0.0/99"}});
+    ASSERT_TRUE(shadowed.proxies.https);
+    EXPECT_EQ(shadowed.proxies.https->host, "upper-secure");
+    ASSERT_TRUE(shadowed.proxies.http);
+    EXPECT_EQ(shadowed.proxies.http->host, "upper-plain");
+}
+
+TEST(load_config, empty_uppercase_proxy_variables_count_as_unset) {
+    auto config = loaded({{"HTTPS_PROXY", ""}, {"https_proxy", "http://lower-secure:3128"},
+        {"HTTP_PROXY", ""}, {"http_proxy", "http://lower-plain:8080"},
+        {"NO_PROXY", ""}, {"no_proxy", "lower.example"}});
+    ASSERT_TRUE(config.proxies.https);
+    EXPECT_EQ(config.proxies.https->host, "lower-secure");
+    ASSERT_TRUE(config.proxies.http);
+    EXPECT_EQ(config.proxies.http->host, "lower-plain");
+    EXPECT_EQ(config.proxies.proxy_for(target("https://lower.example/")), nullptr);
+
+    auto all_empty = loaded({{"HTTPS_PROXY", ""}, {"https_proxy", ""}, {"HTTP_PROXY", ""}, {"http_proxy", ""},
+        {"NO_PROXY", ""}, {"no_proxy", ""}});
+    EXPECT_FALSE(all_empty.proxies.any());
+    EXPECT_TRUE(all_empty.proxies.no_proxy.empty());
+}
+
+TEST(load_config, invalid_https_proxy_is_named_without_its_password) {
+    auto message = failure_of({{"HTTPS_PROXY", "https://u:hunter2secret@proxy:3128"}});
+    EXPECT_TRUE(contains(message, "HTTPS_PROXY")) << message;
+    EXPECT_TRUE(contains(message, "https://")) << message;
+    EXPECT_TRUE(contains(message, "***@proxy:3128")) << message;
+    EXPECT_FALSE(contains(message, "hunter2secret")) << message;
+
+    message = failure_of({{"HTTPS_PROXY", "http://u:hunter2secret@proxy:notaport"}});
+    EXPECT_TRUE(contains(message, "HTTPS_PROXY")) << message;
+    EXPECT_TRUE(contains(message, "proxy:notaport")) << message;
+    EXPECT_FALSE(contains(message, "hunter2secret")) << message;
+
+    message = failure_of({{"HTTPS_PROXY", "http://u:hunter2/secret@proxy:notaport"}});
+    EXPECT_FALSE(contains(message, "hunter2")) << message;
+    EXPECT_FALSE(contains(message, "secret")) << message;
+}
+
+TEST(load_config, invalid_proxy_variables_are_named) {
+    auto message = failure_of({{"http_proxy", "socks5://u:hunter2secret@proxy:1080"}});
+    EXPECT_TRUE(contains(message, "http_proxy")) << message;
+    EXPECT_FALSE(contains(message, "HTTP_PROXY")) << message;
+    EXPECT_FALSE(contains(message, "hunter2secret")) << message;
+
+    message = failure_of({{"HTTP_PROXY", "http://proxy:99999"}});
+    EXPECT_TRUE(contains(message, "HTTP_PROXY")) << message;
+    EXPECT_TRUE(contains(message, "proxy:99999")) << message;
+
+    message = failure_of({{"https_proxy", "http://u:%zz@proxy:3128"}});
+    EXPECT_TRUE(contains(message, "https_proxy")) << message;
+    EXPECT_FALSE(contains(message, "HTTPS_PROXY")) << message;
+    EXPECT_FALSE(contains(message, "%zz")) << message;
+
+    // A valid proxy with a password must not leak when the other one is bad.
+    message = failure_of({{"HTTPS_PROXY", "http://u:hunter2secret@proxy:3128"}, {"HTTP_PROXY", "ftp://proxy"}});
+    EXPECT_TRUE(contains(message, "HTTP_PROXY")) << message;
+    EXPECT_FALSE(contains(message, "hunter2secret")) << message;
+}
+
+TEST(load_config, no_proxy) {
+    auto config = loaded({{"HTTPS_PROXY", "http://proxy:3128"}, {"HTTP_PROXY", "http://proxy:3128"},
+        {"NO_PROXY", " .svc.cluster.local, 10.0.0.0/8 ,rancher.example.com:8443,[fd00::1]:80"}});
+    EXPECT_FALSE(config.proxies.no_proxy.empty());
+    EXPECT_EQ(config.proxies.proxy_for(target("https://rancher.cattle-system.svc.cluster.local/")), nullptr);
+    EXPECT_EQ(config.proxies.proxy_for(target("http://10.43.0.1/")), nullptr);
+    EXPECT_EQ(config.proxies.proxy_for(target("https://rancher.example.com:8443/v3")), nullptr);
+    EXPECT_NE(config.proxies.proxy_for(target("https://rancher.example.com/v3")), nullptr);
+    EXPECT_EQ(config.proxies.proxy_for(target("http://[fd00::1]/")), nullptr);
+    EXPECT_NE(config.proxies.proxy_for(target("https://[fd00::1]/")), nullptr);
+    EXPECT_NE(config.proxies.proxy_for(target("https://api.ecr.us-east-1.amazonaws.com/")), nullptr);
+
+    // NO_PROXY alone is valid: nothing is proxied anyway.
+    auto alone = loaded({{"NO_PROXY", "*"}});
+    EXPECT_FALSE(alone.proxies.any());
+    EXPECT_FALSE(alone.proxies.no_proxy.empty());
+
+    auto lower = loaded({{"HTTPS_PROXY", "http://proxy:3128"}, {"no_proxy", "*"}});
+    EXPECT_EQ(lower.proxies.proxy_for(target("https://api.ecr.us-east-1.amazonaws.com/")), nullptr);
+}
+
+TEST(load_config, bad_no_proxy_entry_is_named) {
+    for (auto entry : {"10.0.0.0/33", "fd00::/129", "host:0", "host:99999", "exa mple.com", "[::1", "a/b"}) {
+        auto message = failure_of({{"NO_PROXY", std::string{"localhost,"} + entry}});
+        EXPECT_TRUE(contains(message, "NO_PROXY")) << message;
+        EXPECT_TRUE(contains(message, std::string{"\""} + entry + "\"")) << message;
+    }
+    auto message = failure_of({{"no_proxy", "good.example,bad/entry"}});
+    EXPECT_TRUE(contains(message, "no_proxy")) << message;
+    EXPECT_FALSE(contains(message, "NO_PROXY")) << message;
+    EXPECT_TRUE(contains(message, "\"bad/entry\"")) << message;
+}
+
+TEST(load_config, no_message_contains_a_proxy_password) {
+    variables const secrets{
+        {"CATTLE_ACCESS_KEY", "token-cattle-access-5x7q"},
+        {"CATTLE_SECRET_KEY", "cattle-secret-Zr8pQ2wLk9"},
+        {"HTTPS_PROXY", "http://proxy-user:hunter2secret@proxy:3128"},
+        {"HTTP_PROXY", "http://plain-user:plain-Pa55word@proxy:8080"},
+    };
+    std::vector<variables> broken = {
+        {{"AWS_REGION", "nowhere"}},
+        {{"LOG_LEVEL", "loud"}},
+        {{"LISTEN_PORT", "0"}},
+        {{"REFRESH_INTERVAL", "forever"}},
+        {{"NO_PROXY", "10.0.0.0/99"}},
+        {{"HTTPS_PROXY", "https://proxy-user:hunter2secret@proxy:3128"}},
+        {{"HTTPS_PROXY", "http://proxy-user:hunter2secret@proxy:notaport"}},
+        {{"HTTPS_PROXY", "http://proxy-user:hunter2secret%zz@proxy:3128"}},
+        {{"HTTPS_PROXY", "proxy-user:hunter2secret@"}},
+        {{"HTTP_PROXY", "socks5://plain-user:plain-Pa55word@proxy:1080"}},
+        {{"HTTP_PROXY", "http://plain-user:plain-Pa55word@[fd00::1"}},
+        {{"HTTP_PROXY", "http://:plain-Pa55word@proxy:8080"}},
+    };
+    for (auto const& change : broken) {
+        variables vars = secrets;
+        for (auto const& [name, value] : change) vars.insert_or_assign(name, value);
+        auto message = failure_of(vars);
+        ASSERT_FALSE(message.empty()) << change.begin()->first;
+        for (auto secret : {"token-cattle-access-5x7q", "cattle-secret-Zr8pQ2wLk9", "hunter2secret", "plain-Pa55word"})
+            EXPECT_FALSE(contains(message, secret)) << secret << " leaked into: " << message;
+    }
+}
+
+// As values_in_messages_are_escaped for the other settings: a proxy value must not forge log lines
+// nor flood the log.
+TEST(load_config, proxy_values_in_messages_are_escaped) {
+    for (auto name : {"HTTPS_PROXY", "HTTP_PROXY"}) {
+        auto message = failure_of({{name, "http://proxy:3128\nFAKE LOG LINE"}});
+        EXPECT_TRUE(contains(message, name)) << message;
+        EXPECT_FALSE(contains(message, "\n")) << message;
+        message = failure_of({{name, "http://proxy:" + std::string(1000, '9')}});
+        EXPECT_LT(message.size(), 400u) << name;
+    }
+    auto message = failure_of({{"NO_PROXY", "a.com,b\nFAKE LOG LINE"}});
+    EXPECT_TRUE(contains(message, "NO_PROXY")) << message;
+    EXPECT_FALSE(contains(message, "\n")) << message;
+    message = failure_of({{"NO_PROXY", "a.com," + std::string(1000, '!')}});
+    EXPECT_LT(message.size(), 600u);
 }
 
 }  // namespace

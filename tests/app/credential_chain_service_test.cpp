@@ -13,6 +13,7 @@
 #include "obs/logging.hpp"
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -33,13 +34,9 @@ using rancher_ecr::testing::temporary_directory;
 
 bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
+// The refreshes here go through retries and stand-ins: a longer default deadline.
 bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 30s) {
-    auto const until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
+    return rancher_ecr::testing::eventually(condition, deadline);
 }
 
 scripted_answer respond(int status, std::string body) {

@@ -14,6 +14,7 @@
 #include "net/https_client.hpp"
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -25,19 +26,10 @@ using namespace std::chrono_literals;
 using rancher_ecr::testing::aws_stand_in;
 using rancher_ecr::testing::child_process;
 using rancher_ecr::testing::environment_variables;
+using rancher_ecr::testing::eventually;
 using rancher_ecr::testing::rancher_stand_in;
 
 bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
-
-// Polls `condition` until it holds or `deadline` passes (no fixed sleeps).
-bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 20s) {
-    auto const until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
 
 // A plain GET with a short deadline; nullopt when the service does not answer.
 std::optional<http_response> http_get(std::string const& address) {
