@@ -1,10 +1,15 @@
 #include "rancher/rancher_client.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <set>
 #include <utility>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "rancher/rancher_url.hpp"
@@ -24,6 +29,11 @@ namespace {
 
 // A server whose pagination never ends (a proxy replaying the same `next`) must not keep us busy.
 constexpr int max_pages = 1000;
+
+// Taking a credential out: at most this many steps (an action, a DELETE, a pause) and this pause
+// while a transition is under way, so about 2 s of waiting in all.
+constexpr int max_removal_steps = 20;
+constexpr std::chrono::milliseconds removal_pause{100};
 
 std::string operation_of(std::string_view method, url const& target) {
     return "Rancher " + std::string{method} + " " + target.target;
@@ -142,37 +152,196 @@ asio::awaitable<result<rancher_write_report>> rancher_client::write(std::string 
         }
     }
     report.registry_id = (*registry)->id;
+    auto written = co_await write_credentials(collections->credentials, host, username, password, report);
+    if (!written) co_return written.error();
+    co_return report;
+}
 
-    auto listed = co_await list_credentials(collections->credentials, report.registry_id);
+asio::awaitable<result<void>> rancher_client::write_credentials(url const& collection, std::string const& host,
+                                                                std::string const& username,
+                                                                std::string const& password,
+                                                                rancher_write_report& report) {
+    auto const& registry_id = report.registry_id;
+    auto listed = co_await list_credentials(collection, registry_id);
     if (!listed) co_return listed.error();
-    auto const credentials = credentials_of(*listed, report.registry_id);
-    if (credentials.size() != listed->size())
-        spdlog::warn("Rancher: {} credentials listed for registry {} belong to other registries; left alone",
-                     listed->size() - credentials.size(), report.registry_id);
+    auto const foreign = std::ranges::count_if(*listed, [&](auto const& c) { return c.registry_id != registry_id; });
+    if (foreign > 0)
+        spdlog::warn("Rancher: {} credentials listed for registry {} belong to other registries; left alone", foreign,
+                     registry_id);
+    // Forget what was removed behind our back: it is no longer ours to remove.
+    std::erase_if(created_credentials_, [&](auto const& entry) {
+        return entry.second == registry_id &&
+               std::ranges::none_of(*listed, [&](auto const& c) { return c.id == entry.first; });
+    });
 
-    if (credentials.empty()) {
-        auto const operation = operation_of("POST", collections->credentials);
-        auto created = co_await exchange("POST", collections->credentials,
-                                         credential_create_body(report.registry_id, username, password));
-        if (!created) co_return created.error();
-        if (!succeeded(*created)) co_return parse_rancher_error(created->status, created->body, operation);
-        auto parsed = parse_credential(created->body);
-        if (!parsed) co_return in_operation(parsed.error(), operation, created->status);
-        spdlog::debug("Rancher: created credential {} of registry {} ({})", parsed->id, report.registry_id, host);
+    auto plan = plan_credential_writes(*listed, registry_id, ours_on(registry_id));
+    std::optional<rancher_credential> created;
+    if (plan.create) {
+        auto const operation = operation_of("POST", collection);
+        auto answer = co_await exchange("POST", collection, credential_create_body(registry_id, username, password));
+        if (!answer) co_return answer.error();
+        if (!succeeded(*answer)) co_return parse_rancher_error(answer->status, answer->body, operation);
+        auto parsed = parse_credential(answer->body);
+        if (!parsed) co_return in_operation(parsed.error(), operation, answer->status);
+        if (parsed->id.empty())
+            co_return make_failure(failure_kind::bad_response, operation + ": the created credential has no id");
+        parsed->registry_id = registry_id;
+        created_credentials_[parsed->id] = registry_id;
         report.credentials_created = 1;
+        spdlog::debug("Rancher: created credential {} of registry {} ({})", parsed->id, registry_id, host);
+
+        // Another writer (a replica) may have found no credential either and created one too: list
+        // again and keep the oldest (plan_credential_writes). Should this fail, ours stays
+        // remembered and a later write settles it.
+        auto relisted = co_await list_credentials(collection, registry_id);
+        if (!relisted) {
+            auto problem = relisted.error();
+            problem.message += " (listing again after creating credential " + parsed->id +
+                               ", to find one created at the same time)";
+            co_return problem;
+        }
+        created = std::move(*parsed);
+        plan = plan_credential_writes(*relisted, registry_id, ours_on(registry_id), created);
     }
-    for (auto const& credential : credentials) {
-        auto target = resolve_rancher_link(base_, credential.self_link);
-        if (!target) co_return in_operation(target.error(), "Rancher credential " + credential.id);
-        auto updated = co_await exchange("PUT", *target, credential_update_body(username, password));
-        if (!updated) co_return updated.error();
-        if (!succeeded(*updated))
-            co_return parse_rancher_error(updated->status, updated->body, operation_of("PUT", *target));
-        spdlog::debug("Rancher: updated credential {} ({}) of registry {} ({})", credential.id, credential.state,
-                      report.registry_id, host);
+
+    bool oldest_written = true;
+    for (std::size_t i = 0; i < plan.write.size(); ++i) {
+        auto const& credential = plan.write[i];
+        auto written = co_await put_credential(credential, username, password);
+        if (!written) co_return written.error();
+        if (!*written) {
+            spdlog::info("Rancher: credential {} of registry {} ({}) was removed while being written; skipped",
+                         credential.id, registry_id, host);
+            if (i == 0) oldest_written = false;
+            continue;
+        }
         ++report.credentials_updated;
     }
-    co_return report;
+    if (report.credentials_updated == 0 && !created) {
+        auto problem = make_failure(failure_kind::service, "every credential of Rancher registry " + registry_id +
+                                                               " (" + host + ") was removed while being written");
+        problem.retryable = true;  // the next try lists again, and creates one if none is left
+        co_return problem;
+    }
+    if (!oldest_written) {
+        // The one to keep is gone (someone removed it): keep ours too, a later write decides again.
+        if (!plan.remove.empty())
+            spdlog::warn("Rancher: credential {} of registry {} ({}) vanished; keeping {} credentials of ours for now",
+                         plan.write.front().id, registry_id, host, plan.remove.size());
+        co_return result<void>{};
+    }
+    for (auto const& credential : plan.remove) {
+        auto removed = co_await remove_credential(credential);
+        if (!removed) co_return removed.error();  // still remembered: a later write tries again
+        created_credentials_.erase(credential.id);
+        ++report.credentials_removed;
+        spdlog::info("Rancher: removed credential {} of registry {} ({}), which this service had created: the "
+                     "older {} is kept (another writer created one at the same time)",
+                     credential.id, registry_id, host, plan.write.empty() ? "one" : plan.write.front().id);
+    }
+    co_return result<void>{};
+}
+
+asio::awaitable<result<rancher_credential>> rancher_client::read_credential(url const& self) {
+    auto answer = co_await exchange("GET", self, {});
+    if (!answer) co_return answer.error();
+    if (answer->status == 404) {
+        rancher_credential gone;
+        gone.state = "removed";
+        gone.removed = true;
+        co_return gone;
+    }
+    auto const operation = operation_of("GET", self);
+    if (!succeeded(*answer)) co_return parse_rancher_error(answer->status, answer->body, operation);
+    auto parsed = parse_credential(answer->body);
+    if (!parsed) co_return in_operation(parsed.error(), operation, answer->status);
+    co_return parsed;
+}
+
+asio::awaitable<result<bool>> rancher_client::put_credential(rancher_credential const& credential,
+                                                             std::string const& username,
+                                                             std::string const& password) {
+    auto target = resolve_rancher_link(base_, credential.self_link);
+    if (!target) co_return in_operation(target.error(), "Rancher credential " + credential.id);
+    auto updated = co_await exchange("PUT", *target, credential_update_body(username, password));
+    if (!updated) co_return updated.error();
+    if (succeeded(*updated)) {
+        spdlog::debug("Rancher: updated credential {} ({}) of registry {}", credential.id, credential.state,
+                      credential.registry_id);
+        co_return true;
+    }
+    auto problem = parse_rancher_error(updated->status, updated->body, operation_of("PUT", *target));
+    if (problem.retryable) co_return problem;
+    // Refused: the writer that created it may have removed it meanwhile (plan_credential_writes);
+    // then it is no failure. Anything else is.
+    auto now = co_await read_credential(*target);
+    if (now && now->removed) co_return false;
+    co_return problem;
+}
+
+asio::awaitable<result<void>> rancher_client::remove_credential(rancher_credential const& credential) {
+    auto self = resolve_rancher_link(base_, credential.self_link);
+    if (!self) co_return in_operation(self.error(), "Rancher credential " + credential.id);
+    std::string state = credential.state;
+    bool removed = credential.removed;
+    bool just_read = false;  // the state comes from a GET of its own, not from an action's answer
+    bool refused = false;    // the last action or DELETE was refused
+    for (int step = 0; step < max_removal_steps; ++step) {
+        auto const next = next_removal_step(state, removed);
+        if (next == removal_step::done) co_return result<void>{};
+        // A transition under way (deactivating): Cattle completes it within moments. Read it again
+        // at once, then at a short pause; a refused step is tried again after one too.
+        if ((next == removal_step::wait && just_read) || (next != removal_step::wait && refused)) {
+            asio::steady_timer pause{co_await asio::this_coro::executor, removal_pause};
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        refused = false;
+        if (next != removal_step::wait) {
+            url target = *self;
+            std::string method = "DELETE";
+            if (next == removal_step::deactivate) {
+                method = "POST";
+                target.target = with_query_parameter(target.target, "action", "deactivate");
+            }
+            auto const operation = operation_of(method, target);
+            auto answer = co_await exchange(method, target, {});
+            if (!answer) co_return answer.error();
+            if (succeeded(*answer)) {
+                if (auto row = parse_credential(answer->body)) {
+                    state = row->state;
+                    removed = row->removed;
+                    just_read = false;
+                    continue;
+                }
+            } else if (answer->status == 404) {
+                co_return result<void>{};  // gone already
+            } else {
+                auto problem = parse_rancher_error(answer->status, answer->body, operation);
+                if (problem.retryable) co_return problem;
+                // 405 or 422 ActionNotAvailable: its state moved on meanwhile; read it and go on.
+                refused = true;
+                spdlog::debug("Rancher: {} refused ({}); reading credential {} again", operation, problem.message,
+                              credential.id);
+            }
+        }
+        auto now = co_await read_credential(*self);
+        if (!now) co_return now.error();
+        state = now->state;
+        removed = now->removed;
+        just_read = true;
+    }
+    auto problem = make_failure(failure_kind::service, "Rancher credential " + credential.id + " is still " + state +
+                                                           " after " + std::to_string(max_removal_steps) +
+                                                           " steps to remove it; trying again later");
+    problem.retryable = true;
+    co_return problem;
+}
+
+std::vector<std::string> rancher_client::ours_on(std::string const& registry_id) const {
+    std::vector<std::string> out;
+    for (auto const& [credential, registry] : created_credentials_)
+        if (registry == registry_id) out.push_back(credential);
+    return out;
 }
 
 asio::awaitable<result<http_response>> rancher_client::exchange(std::string method, url const& target,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct rancher_write_report {
     std::string registry_id;
     int credentials_updated = 0;
     int credentials_created = 0;
+    int credentials_removed = 0;  // duplicates this client had created (see plan_credential_writes)
     bool registry_created = false;
 };
 
@@ -38,6 +40,13 @@ public:
     // when none matches, and lists again when Rancher answers 400 ServerAddressUsed (it appeared
     // meanwhile). Never writes to another host's registry, never creates a second registry for a
     // host, never writes an empty password (a bad_response failure before any request).
+    // Concurrent writers (replicas) converge on one credential per registry as
+    // plan_credential_writes decides: after creating one, the client lists again and, when an
+    // older live credential exists, writes the password into the oldest and removes its own
+    // (deactivate, then DELETE, following the states: next_removal_step). It removes only
+    // credentials it created itself, and remembers them, so a duplicate left by a failed check is
+    // removed at a later call. A credential that disappears while being written (its creator
+    // removed it) is skipped, not a failure, as long as the password went into another one.
     // Completes with what was done, or with the first failure: the transport's, a Rancher error
     // (kind service: status, code, fieldName; retryable per is_retryable_rancher_error), a
     // malformed answer (kind bad_response), or code "RegistryNotFound" naming the host when no
@@ -67,6 +76,20 @@ private:
                                                                                   std::string const& host);
     boost::asio::awaitable<result<rancher_write_report>> write(std::string const& host, std::string const& username,
                                                                std::string const& password, bool auto_create);
+    // Lists the registry's credentials, creates one if it has none, and carries out the plan.
+    boost::asio::awaitable<result<void>> write_credentials(url const& collection, std::string const& host,
+                                                           std::string const& username, std::string const& password,
+                                                           rancher_write_report& report);
+    // GET <self>: the credential as it is now; 404 gives one with `removed` set.
+    boost::asio::awaitable<result<rancher_credential>> read_credential(url const& self);
+    // PUT username/password into `credential`: true when written, false when it was removed meanwhile.
+    boost::asio::awaitable<result<bool>> put_credential(rancher_credential const& credential,
+                                                        std::string const& username, std::string const& password);
+    // Deactivates and DELETEs `credential`, step by step from its state (next_removal_step),
+    // reading it again when a step is refused or a transition is under way; bounded.
+    boost::asio::awaitable<result<void>> remove_credential(rancher_credential const& credential);
+    // The ids of the live credentials this client created on `registry_id`.
+    std::vector<std::string> ours_on(std::string const& registry_id) const;
     failure redacted(failure problem, std::string const& password) const;
 
     http_transport& transport_;
@@ -75,6 +98,9 @@ private:
     std::string access_key_;
     std::string secret_key_;
     std::optional<collection_urls> collections_;
+    // Credential id -> registry id, for each credential this client created and has not removed:
+    // the only ones it may remove (plan_credential_writes). A few entries at most.
+    std::map<std::string, std::string> created_credentials_;
 };
 
 }  // namespace rancher_ecr

@@ -107,7 +107,7 @@ result<rancher_registry> read_registry(row_reader const& reader, row_head head) 
 }
 
 result<rancher_credential> read_credential(row_reader const& reader, row_head head) {
-    rancher_credential out{std::move(head.id), std::move(head.state), {}, {}};
+    rancher_credential out{std::move(head.id), std::move(head.state), {}, {}, head.removed};
     auto registry = reader.optional_string("registryId");
     if (!registry) return registry.error();
     out.registry_id = std::move(*registry);
@@ -299,6 +299,46 @@ std::vector<rancher_credential> credentials_of(std::span<rancher_credential cons
         if (credential.registry_id == registry_id) out.push_back(credential);
     std::ranges::sort(out, [](auto const& a, auto const& b) { return lower_id(a.id, b.id); });
     return out;
+}
+
+bool older_credential(std::string_view a, std::string_view b) { return lower_id(a, b); }
+
+registry_credential_plan plan_credential_writes(std::span<rancher_credential const> listed, std::string_view registry_id,
+                                                std::span<std::string const> ours,
+                                                std::optional<rancher_credential> const& created) {
+    auto live = credentials_of(listed, registry_id);
+    if (created && std::ranges::none_of(live, [&](auto const& c) { return c.id == created->id; })) {
+        live.push_back(*created);  // a list that lags behind our own create must not hide it
+        std::ranges::sort(live, [](auto const& a, auto const& b) { return lower_id(a.id, b.id); });
+    }
+    registry_credential_plan plan;
+    if (live.empty()) {
+        plan.create = true;
+        return plan;
+    }
+    auto is_ours = [&](rancher_credential const& c) {
+        return (created && c.id == created->id) || std::ranges::find(ours, c.id) != ours.end();
+    };
+    auto const& oldest = live.front();
+    for (auto const& credential : live)
+        if (&credential != &oldest && is_ours(credential)) plan.remove.push_back(credential);
+    if (created) {
+        // Ours holds the password already; a newer one is its creator's to remove (or, made by
+        // someone else, written at the next refresh): writing it would only race its removal.
+        if (oldest.id != created->id) plan.write.push_back(oldest);
+    } else {
+        for (auto const& credential : live)
+            if (&credential == &oldest || !is_ours(credential)) plan.write.push_back(credential);
+    }
+    return plan;
+}
+
+removal_step next_removal_step(std::string_view state, bool removed) {
+    if (is_removed_row(state, removed)) return removal_step::done;
+    if (state == "active") return removal_step::deactivate;
+    if (state == "inactive" || state == "requested" || state == "registering" || state.starts_with("updating-"))
+        return removal_step::remove;
+    return removal_step::wait;  // activating, deactivating, or a state this client does not know
 }
 
 std::string credential_update_body(std::string_view username, std::string_view password) {

@@ -30,6 +30,9 @@ struct rancher_credential {
     std::string state;
     std::string registry_id;  // "1sp12"
     std::string self_link;
+    // Gone or going (is_removed_row). Only a single resource (a GET by id, an action's answer)
+    // can say so: pages leave such rows out.
+    bool removed = false;
 };
 
 // One page of a collection: its live rows (removed ones are left out, see is_removed_row) and
@@ -89,6 +92,42 @@ std::optional<rancher_registry> select_registry(std::span<rancher_registry const
 // (§1.5) and keeps it current should it be activated again.
 std::vector<rancher_credential> credentials_of(std::span<rancher_credential const> credentials,
                                                std::string_view registry_id);
+
+// Whether credential id `a` is older than `b`: Cattle numbers rows in the order it stores them
+// ("1c9" before "1c12"), and Rancher pulls with the lowest-id active credential (§1.4).
+bool older_credential(std::string_view a, std::string_view b);
+
+// What a writer does with the live credentials of one registry. Several writers (replicas) may
+// act on the same registry at once; they converge on exactly one credential by this rule:
+//   - a registry without a live credential gets one (create; then list again and plan again);
+//   - a writer removes only credentials it created itself (`ours`), and only those that are not
+//     the oldest live credential of the registry (older_credential); the oldest is never removed;
+//   - right after its create, a writer writes the password into the oldest credential only (when
+//     the oldest is not its own new one, which holds the password already); otherwise it writes
+//     into every live credential it does not remove.
+// So of credentials created concurrently only the oldest stays, a credential someone else created
+// (an operator, a replica before a restart) is never removed, and the survivor holds a fresh
+// password. The argument and its one assumption are in README "What a refresh does".
+struct registry_credential_plan {
+    bool create = false;                     // no live credential: POST one
+    std::vector<rancher_credential> write;   // PUT the user name and password, the oldest first
+    std::vector<rancher_credential> remove;  // deactivate, then DELETE (ours, not the oldest)
+};
+
+// The plan for `registry_id` from its credentials as just listed (`listed`; other registries'
+// rows are left out, as credentials_of does), the ids this writer created (`ours`), and the
+// credential it has just created, if it has (`created`: counted live and ours even when the list
+// missed it, and already holding the password).
+registry_credential_plan plan_credential_writes(std::span<rancher_credential const> listed, std::string_view registry_id,
+                                                std::span<std::string const> ours,
+                                                std::optional<rancher_credential> const& created = std::nullopt);
+
+// The next step in taking a credential out, from its state (§1.5 States): an active one is
+// deactivated; from inactive, requested, registering or updating-* it is deleted; while a
+// transition is under way (activating, deactivating, ...) wait and read it again; once it is
+// removing, removed, purging or purged (or `removed` is set) it is done.
+enum class removal_step { deactivate, remove, wait, done };
+removal_step next_removal_step(std::string_view state, bool removed);
 
 // {"publicValue":username,"secretValue":password,"email":placeholder} for PUT <links.self>.
 std::string credential_update_body(std::string_view username, std::string_view password);

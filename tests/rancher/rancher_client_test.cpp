@@ -1,5 +1,6 @@
 #include "rancher/rancher_client.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,7 @@
 
 #include "net/https_client.hpp"
 #include "rancher/rancher_resources.hpp"
+#include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -105,9 +108,61 @@ protected:
         return out;
     }
 
+    // Two writes at once on one io_context, as two replicas would write.
+    std::pair<result<rancher_write_report>, result<rancher_write_report>> write_both(rancher_client& first,
+                                                                                     rancher_client& second) {
+        auto both = [&]() -> boost::asio::awaitable<std::pair<result<rancher_write_report>, result<rancher_write_report>>> {
+            auto executor = co_await boost::asio::this_coro::executor;
+            auto a = boost::asio::co_spawn(executor, first.write_registry_credential(ecr_host, "AWS", new_password, true),
+                                           boost::asio::deferred);
+            auto b = boost::asio::co_spawn(executor, second.write_registry_credential(ecr_host, "AWS", new_password, true),
+                                           boost::asio::deferred);
+            auto [order, error_a, report_a, error_b, report_b] =
+                co_await boost::asio::experimental::make_parallel_group(std::move(a), std::move(b))
+                    .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+            (void)order;
+            if (error_a) std::rethrow_exception(error_a);
+            if (error_b) std::rethrow_exception(error_b);
+            co_return std::pair{std::move(report_a), std::move(report_b)};
+        };
+        return run_with_deadline(context_, both());
+    }
+
+    // The ids of the registry's live credentials, lowest first.
+    static std::vector<std::string> live_credentials(std::string const& registry) {
+        std::vector<std::string> out;
+        for (auto const& credential : rancher_->credentials_of(registry)) {
+            auto const state = text(credential, "state");
+            if (credential.at("removed").is_null() && !is_removed_row(state, false)) out.push_back(text(credential, "id"));
+        }
+        std::ranges::sort(out, [](auto const& a, auto const& b) { return older_credential(a, b); });
+        return out;
+    }
+
+    // "METHOD path[?query]" of every request the stand-in saw that matches `part`.
+    std::vector<std::string> requests_with(std::string const& part) {
+        std::vector<std::string> out;
+        for (auto const& request : requests_seen())
+            if (request.find(part) != std::string::npos) out.push_back(request);
+        return out;
+    }
+
     static rancher_stand_in* rancher_;
     boost::asio::io_context context_;
     https_client transport_{context_.get_executor(), {}};
+};
+
+// Runs `work` on a thread of its own (the test's thread runs the client meanwhile); joins it when it goes.
+class helper_thread {
+public:
+    template <class Work>
+    explicit helper_thread(Work work) : thread_{std::move(work)} {}
+    ~helper_thread() { thread_.join(); }
+    helper_thread(helper_thread const&) = delete;
+    helper_thread& operator=(helper_thread const&) = delete;
+
+private:
+    std::thread thread_;
 };
 
 rancher_stand_in* rancher_client_test::rancher_ = nullptr;
@@ -198,21 +253,7 @@ TEST_F(rancher_client_test, two_writers_racing_to_create_make_one_registry) {
                          {"times", 2}});
     auto first = client();
     auto second = client();
-    auto both = [&]() -> boost::asio::awaitable<std::pair<result<rancher_write_report>, result<rancher_write_report>>> {
-        auto executor = co_await boost::asio::this_coro::executor;
-        auto a = boost::asio::co_spawn(executor, first.write_registry_credential(ecr_host, "AWS", new_password, true),
-                                       boost::asio::deferred);
-        auto b = boost::asio::co_spawn(executor, second.write_registry_credential(ecr_host, "AWS", new_password, true),
-                                       boost::asio::deferred);
-        auto [order, error_a, report_a, error_b, report_b] =
-            co_await boost::asio::experimental::make_parallel_group(std::move(a), std::move(b))
-                .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
-        (void)order;
-        if (error_a) std::rethrow_exception(error_a);
-        if (error_b) std::rethrow_exception(error_b);
-        co_return std::pair{std::move(report_a), std::move(report_b)};
-    };
-    auto [a, b] = run_with_deadline(context_, both());
+    auto [a, b] = write_both(first, second);
     ASSERT_TRUE(a) << describe(a.error());
     ASSERT_TRUE(b) << describe(b.error());
     EXPECT_NE(a->registry_created, b->registry_created);
@@ -223,6 +264,242 @@ TEST_F(rancher_client_test, two_writers_racing_to_create_make_one_registry) {
     auto credentials = rancher_->credentials_of(a->registry_id);
     ASSERT_FALSE(credentials.empty());
     for (auto const& credential : credentials) EXPECT_EQ(text(credential, "secretValue"), new_password);
+    EXPECT_EQ(live_credentials(a->registry_id).size(), 1u);
+}
+
+// --- Replicas converging on one credential (issue 10, fault 3) ---
+
+TEST_F(rancher_client_test, two_writers_creating_credentials_at_once_keep_the_oldest) {
+    auto registry = rancher_->add_registry(ecr_host);
+    // Both lists are answered only once both are computed: both see no credential, both create one.
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"parties", 2}});
+    auto first = client();
+    auto second = client();
+    auto [a, b] = write_both(first, second);
+    ASSERT_TRUE(a) << describe(a.error());
+    ASSERT_TRUE(b) << describe(b.error());
+    EXPECT_EQ(a->credentials_created + b->credentials_created, 2);
+    EXPECT_EQ(a->credentials_removed + b->credentials_removed, 1);  // the newer one, by its creator
+    auto const& loser = a->credentials_removed == 1 ? *a : *b;
+    EXPECT_EQ(loser.credentials_updated, 1);  // the password went into the survivor too
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{"1c1"}));
+    EXPECT_EQ(text(rancher_->credential("1c1"), "secretValue"), new_password);
+    EXPECT_EQ(text(rancher_->credential("1c2"), "state"), "removed");
+    // Cattle's way out (§1.5): deactivate, wait for inactive, then DELETE.
+    auto const removal = requests_with("/registrycredentials/1c2");
+    ASSERT_FALSE(removal.empty());
+    EXPECT_EQ(removal.front(), "POST /v2-beta/projects/1a5/registrycredentials/1c2?action=deactivate");
+    EXPECT_EQ(removal.back(), "DELETE /v2-beta/projects/1a5/registrycredentials/1c2");
+    EXPECT_TRUE(requests_with("registrycredentials/1c1?action").empty());
+    EXPECT_TRUE(requests_with("DELETE /v2-beta/projects/1a5/registrycredentials/1c1").empty());
+}
+
+TEST_F(rancher_client_test, a_credential_someone_else_made_is_never_removed) {
+    auto registry = rancher_->add_registry(ecr_host);
+    auto theirs = rancher_->add_credential(registry, "AWS", old_password);
+    auto newer = rancher_->add_credential(registry, "AWS", old_password);
+    auto report = write();
+    ASSERT_TRUE(report) << describe(report.error());
+    EXPECT_EQ(report->credentials_updated, 2);
+    EXPECT_EQ(report->credentials_removed, 0);
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{theirs, newer}));
+    EXPECT_TRUE(requests_with("DELETE").empty());
+    EXPECT_TRUE(requests_with("action=").empty());
+}
+
+TEST_F(rancher_client_test, a_duplicate_left_by_a_failed_check_is_removed_at_the_next_write) {
+    auto registry = rancher_->add_registry(ecr_host);
+    // Someone else's credential that the first list does not show (it stands for one a list missed).
+    auto theirs = rancher_->add_credential(registry, "AWS", old_password, "removing");
+    // The first list passes, the one after the create fails.
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "delay"},
+                         {"seconds", 0}});
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "status"},
+                         {"status", 503}});
+    auto rancher = client();
+    auto failed = write(rancher);
+    ASSERT_FALSE(failed);
+    EXPECT_TRUE(failed.error().retryable);
+    EXPECT_NE(failed.error().message.find("listing again after creating credential 1c2"), std::string::npos)
+        << failed.error().message;
+    rancher_->control("PATCH", "/_control/credentials/" + theirs, R"({"state":"active"})");
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{theirs, "1c2"}));
+
+    // Another writer (no memory of 1c2) writes both and removes nothing.
+    auto other = client();
+    auto report = write(other);
+    ASSERT_TRUE(report) << describe(report.error());
+    EXPECT_EQ(report->credentials_updated, 2);
+    EXPECT_EQ(report->credentials_removed, 0);
+
+    // The writer that made 1c2 removes it now, and writes the older one.
+    auto again = write(rancher);
+    ASSERT_TRUE(again) << describe(again.error());
+    EXPECT_EQ(again->credentials_created, 0);
+    EXPECT_EQ(again->credentials_updated, 1);
+    EXPECT_EQ(again->credentials_removed, 1);
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{theirs}));
+    EXPECT_EQ(text(rancher_->credential(theirs), "secretValue"), new_password);
+    // And forgets it: nothing more to remove.
+    auto third = write(rancher);
+    ASSERT_TRUE(third) << describe(third.error());
+    EXPECT_EQ(third->credentials_removed, 0);
+    EXPECT_EQ(third->credentials_updated, 1);
+}
+
+TEST_F(rancher_client_test, an_update_racing_the_removal_of_a_credential_skips_it) {
+    auto registry = rancher_->add_registry(ecr_host);
+    auto kept = rancher_->add_credential(registry, "AWS", old_password);
+    auto going = rancher_->add_credential(registry, "AWS", old_password);
+    // The list shows both; before its answer arrives, `going` is removed (by the replica that made
+    // it), and the PUT on it is refused as Cattle may refuse it.
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"seconds", 30}});
+    rancher_->add_fault({{"match", {{"method", "PUT"}, {"path_contains", "/registrycredentials/" + going}}},
+                         {"fault", "status"},
+                         {"status", 404}});
+    result<rancher_write_report> report = make_failure(failure_kind::transport, "not run");
+    {
+        helper_thread remover{[&] {
+            if (!rancher_ecr::testing::eventually([] { return rancher_->held() == 1; })) return;
+            rancher_->control("PATCH", "/_control/credentials/" + going, R"({"state":"removed","removed":true})");
+            rancher_->release();
+        }};
+        report = write();
+    }
+    ASSERT_TRUE(report) << describe(report.error());
+    EXPECT_EQ(report->credentials_updated, 1);
+    EXPECT_EQ(text(rancher_->credential(kept), "secretValue"), new_password);
+    EXPECT_EQ(requests_with("GET /v2-beta/projects/1a5/registrycredentials/" + going).size(), 1u);  // checked
+}
+
+TEST_F(rancher_client_test, when_every_credential_is_removed_while_being_written_it_is_tried_again) {
+    auto registry = rancher_->add_registry(ecr_host);
+    auto only = rancher_->add_credential(registry, "AWS", old_password);
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"seconds", 30}});
+    rancher_->add_fault({{"match", {{"method", "PUT"}}}, {"fault", "status"}, {"status", 404}});
+    result<rancher_write_report> report = make_failure(failure_kind::transport, "not run");
+    {
+        helper_thread remover{[&] {
+            if (!rancher_ecr::testing::eventually([] { return rancher_->held() == 1; })) return;
+            rancher_->control("PATCH", "/_control/credentials/" + only, R"({"state":"removed","removed":true})");
+            rancher_->release();
+        }};
+        report = write();
+    }
+    ASSERT_FALSE(report);
+    EXPECT_TRUE(report.error().retryable);
+    EXPECT_NE(report.error().message.find("was removed while being written"), std::string::npos)
+        << report.error().message;
+    // The next try finds none and creates one.
+    auto again = write();
+    ASSERT_TRUE(again) << describe(again.error());
+    EXPECT_EQ(again->credentials_created, 1);
+    EXPECT_EQ(live_credentials(registry).size(), 1u);
+}
+
+TEST_F(rancher_client_test, a_refused_update_of_a_live_credential_is_a_failure) {
+    auto registry = rancher_->add_registry(ecr_host);
+    auto credential = rancher_->add_credential(registry, "AWS", old_password);
+    rancher_->add_fault({{"match", {{"method", "PUT"}}}, {"fault", "status"}, {"status", 422}, {"code", "InvalidState"}});
+    auto report = write();
+    ASSERT_FALSE(report);
+    EXPECT_EQ(report.error().code, "InvalidState");
+    EXPECT_EQ(report.error().http_status, 422);
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{credential}));
+}
+
+TEST_F(rancher_client_test, when_the_oldest_vanishes_before_its_write_ours_is_kept) {
+    auto registry = rancher_->add_registry(ecr_host);
+    // Our list sees none; an operator then adds one (older than ours); our second list sees both;
+    // then the operator's is removed before we write into it.
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"times", 2},
+                         {"seconds", 30}});
+    rancher_->add_fault({{"match", {{"method", "PUT"}}}, {"fault", "status"}, {"status", 404}});
+    result<rancher_write_report> report = make_failure(failure_kind::transport, "not run");
+    std::string theirs;
+    {
+        helper_thread operator_{[&] {
+            if (!rancher_ecr::testing::eventually([] { return rancher_->held() == 1; })) return;
+            theirs = rancher_->add_credential(registry, "AWS", old_password);
+            rancher_->release();
+            // The second list: computed (both listed), its answer kept.
+            if (!rancher_ecr::testing::eventually([] {
+                    auto const state = rancher_->state();
+                    return state.at("held").to_number<int>() == 1 && state.at("faults").as_array().size() == 1;
+                }))
+                return;
+            rancher_->control("PATCH", "/_control/credentials/" + theirs, R"({"state":"removed","removed":true})");
+            rancher_->release();
+        }};
+        report = write();
+    }
+    ASSERT_TRUE(report) << describe(report.error());
+    EXPECT_EQ(report->credentials_created, 1);
+    EXPECT_EQ(report->credentials_updated, 0);
+    EXPECT_EQ(report->credentials_removed, 0);
+    ASSERT_EQ(theirs, "1c1");
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{"1c2"}));
+    EXPECT_EQ(text(rancher_->credential("1c2"), "secretValue"), new_password);
+}
+
+TEST_F(rancher_client_test, a_refused_deactivate_or_delete_is_tried_again_from_the_state_read_back) {
+    auto registry = rancher_->add_registry(ecr_host);
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"parties", 2}});
+    // The action is refused once (as while a transition is under way), the DELETE once too.
+    rancher_->add_fault({{"match", {{"method", "POST"}, {"path_contains", "/registrycredentials/"}}},
+                         {"fault", "status"},
+                         {"status", 422},
+                         {"code", "ActionNotAvailable"}});
+    rancher_->add_fault({{"match", {{"method", "DELETE"}}}, {"fault", "status"}, {"status", 405}});
+    auto first = client();
+    auto second = client();
+    auto [a, b] = write_both(first, second);
+    ASSERT_TRUE(a) << describe(a.error());
+    ASSERT_TRUE(b) << describe(b.error());
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{"1c1"}));
+    EXPECT_EQ(requests_with("1c2?action=deactivate").size(), 2u);
+    EXPECT_EQ(requests_with("DELETE").size(), 2u);
+}
+
+TEST_F(rancher_client_test, a_removal_that_never_passes_fails_retryably_and_is_tried_at_the_next_write) {
+    auto registry = rancher_->add_registry(ecr_host);
+    rancher_->add_fault({{"match", {{"method", "GET"}, {"path_contains", "/registrycredentials"}}},
+                         {"fault", "hold"},
+                         {"parties", 2}});
+    rancher_->add_fault({{"match", {{"method", "POST"}, {"path_contains", "/registrycredentials/"}}},
+                         {"fault", "status"},
+                         {"status", 422},
+                         {"code", "ActionNotAvailable"},
+                         {"times", 100}});
+    auto first = client();
+    auto second = client();
+    auto [a, b] = write_both(first, second);
+    auto& failed = a ? b : a;
+    ASSERT_FALSE(failed);
+    EXPECT_TRUE(failed.error().retryable);
+    EXPECT_NE(failed.error().message.find("Rancher credential 1c2 is still active after 20 steps"), std::string::npos)
+        << failed.error().message;
+    EXPECT_TRUE(a || b);
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{"1c1", "1c2"}));
+
+    rancher_->clear_faults();
+    auto& loser = a ? second : first;
+    auto again = write(loser);
+    ASSERT_TRUE(again) << describe(again.error());
+    EXPECT_EQ(again->credentials_removed, 1);
+    EXPECT_EQ(live_credentials(registry), (std::vector<std::string>{"1c1"}));
 }
 
 TEST_F(rancher_client_test, matches_a_server_address_with_scheme_slash_and_upper_case) {
@@ -515,7 +792,13 @@ TEST(rancher_client, server_address_used_means_list_again_and_use_that_registry)
     EXPECT_EQ(rancher.registry_lists, 2);
 
     auto requests = server.requests();
-    auto const& create = requests.back();
+    // The credential's create, then a list again (another writer may have created one meanwhile).
+    ASSERT_GE(requests.size(), 2u);
+    EXPECT_EQ(requests.back().method, "GET");
+    EXPECT_TRUE(requests.back().target.starts_with("/v2-beta/registrycredentials?registryId=1sp7"))
+        << requests.back().target;
+    auto const& create = requests[requests.size() - 2];
+    EXPECT_EQ(create.method + " " + create.target, "POST /v2-beta/registrycredentials");
     EXPECT_EQ(create.header("content-type"), "application/json");
     EXPECT_EQ(create.header("authorization"), basic_authorization("access", "secret-key-of-the-test"));
     EXPECT_EQ(json::parse(create.body), json::parse(R"({"registryId":"1sp7","publicValue":"AWS","secretValue":")" +

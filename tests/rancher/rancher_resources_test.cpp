@@ -1,5 +1,6 @@
 #include "rancher/rancher_resources.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -205,15 +206,290 @@ TEST(select_registry, prefers_the_exact_address_then_active_then_the_lowest_id) 
 
 TEST(credentials_of, keeps_only_the_registry_lowest_id_first) {
     std::vector<rancher_credential> credentials{
-        {"1c12", "active", "1sp1", "a"},
-        {"1c9", "inactive", "1sp1", "b"},
-        {"1c10", "active", "1sp2", "c"},
+        {"1c12", "active", "1sp1", "a", false},
+        {"1c9", "inactive", "1sp1", "b", false},
+        {"1c10", "active", "1sp2", "c", false},
     };
     auto mine = credentials_of(credentials, "1sp1");
     ASSERT_EQ(mine.size(), 2u);
     EXPECT_EQ(mine[0].id, "1c9");
     EXPECT_EQ(mine[1].id, "1c12");
     EXPECT_TRUE(credentials_of(credentials, "1sp3").empty());
+}
+
+// --- Convergence of concurrent writers on one credential (issue 10, fault 3) ---
+
+rancher_credential credential(std::string const& id, std::string const& registry = "1sp1",
+                              std::string const& state = "active") {
+    return {id, state, registry, "http://r:8080/v2-beta/registrycredentials/" + id, false};
+}
+
+std::vector<std::string> ids_of(std::vector<rancher_credential> const& credentials) {
+    std::vector<std::string> out;
+    for (auto const& c : credentials) out.push_back(c.id);
+    return out;
+}
+
+using ids = std::vector<std::string>;
+
+TEST(older_credential, compares_the_numbers_of_the_ids) {
+    EXPECT_TRUE(older_credential("1c9", "1c12"));
+    EXPECT_FALSE(older_credential("1c12", "1c9"));
+    EXPECT_FALSE(older_credential("1c9", "1c9"));
+    EXPECT_TRUE(older_credential("1c99", "1c100"));
+}
+
+TEST(plan_credential_writes, a_registry_without_a_live_credential_gets_one) {
+    auto plan = plan_credential_writes({}, "1sp1", {});
+    EXPECT_TRUE(plan.create);
+    EXPECT_TRUE(plan.write.empty());
+    EXPECT_TRUE(plan.remove.empty());
+    // Another registry's credential (a server that ignored ?registryId=) does not count.
+    std::vector<rancher_credential> others{credential("1c1", "1sp2")};
+    EXPECT_TRUE(plan_credential_writes(others, "1sp1", {}).create);
+}
+
+TEST(plan_credential_writes, without_a_create_every_credential_someone_else_made_is_written_none_removed) {
+    std::vector<rancher_credential> listed{credential("1c12"), credential("1c9", "1sp1", "inactive"),
+                                           credential("1c10", "1sp2")};
+    auto plan = plan_credential_writes(listed, "1sp1", {});
+    EXPECT_FALSE(plan.create);
+    EXPECT_EQ(ids_of(plan.write), (ids{"1c9", "1c12"}));
+    EXPECT_TRUE(plan.remove.empty());
+}
+
+TEST(plan_credential_writes, after_a_create_the_oldest_stays) {
+    // Ours is the oldest: it holds the password; the newer ones are their creators' to remove.
+    std::vector<rancher_credential> listed{credential("1c4"), credential("1c5"), credential("1c6")};
+    auto keep = plan_credential_writes(listed, "1sp1", {}, credential("1c4"));
+    EXPECT_FALSE(keep.create);
+    EXPECT_TRUE(keep.write.empty());
+    EXPECT_TRUE(keep.remove.empty());
+
+    // Ours is not: it goes, and the password goes into the oldest (whoever made it).
+    auto lose = plan_credential_writes(listed, "1sp1", {}, credential("1c5"));
+    EXPECT_FALSE(lose.create);
+    EXPECT_EQ(ids_of(lose.write), (ids{"1c4"}));
+    EXPECT_EQ(ids_of(lose.remove), (ids{"1c5"}));
+}
+
+TEST(plan_credential_writes, ids_are_compared_as_numbers) {
+    std::vector<rancher_credential> listed{credential("1c10"), credential("1c9")};
+    auto plan = plan_credential_writes(listed, "1sp1", {}, credential("1c10"));
+    EXPECT_EQ(ids_of(plan.write), (ids{"1c9"}));
+    EXPECT_EQ(ids_of(plan.remove), (ids{"1c10"}));
+}
+
+TEST(plan_credential_writes, a_list_that_misses_our_own_create_still_counts_it) {
+    // The list lags behind our POST: ours is still live (only we remove it).
+    std::vector<rancher_credential> older{credential("1c3")};
+    auto lose = plan_credential_writes(older, "1sp1", {}, credential("1c7"));
+    EXPECT_EQ(ids_of(lose.write), (ids{"1c3"}));
+    EXPECT_EQ(ids_of(lose.remove), (ids{"1c7"}));
+    auto alone = plan_credential_writes({}, "1sp1", {}, credential("1c7"));
+    EXPECT_FALSE(alone.create);
+    EXPECT_TRUE(alone.write.empty());
+    EXPECT_TRUE(alone.remove.empty());
+}
+
+TEST(plan_credential_writes, a_duplicate_we_made_earlier_is_removed_at_a_later_write) {
+    // A refresh after one whose check failed: 1c8 is ours, 1c3 older and someone else's.
+    std::vector<rancher_credential> listed{credential("1c8"), credential("1c3"), credential("1c9")};
+    ids const ours{"1c8", "1c77"};
+    auto plan = plan_credential_writes(listed, "1sp1", ours);
+    EXPECT_FALSE(plan.create);
+    EXPECT_EQ(ids_of(plan.write), (ids{"1c3", "1c9"}));
+    EXPECT_EQ(ids_of(plan.remove), (ids{"1c8"}));
+    // Ours and the oldest: kept and written.
+    auto oldest = plan_credential_writes(listed, "1sp1", ids{"1c3"});
+    EXPECT_EQ(ids_of(oldest.write), (ids{"1c3", "1c8", "1c9"}));
+    EXPECT_TRUE(oldest.remove.empty());
+    // Ours on another registry: not this registry's business.
+    auto elsewhere = plan_credential_writes(listed, "1sp2", ours);
+    EXPECT_TRUE(elsewhere.create);
+}
+
+TEST(next_removal_step, follows_the_cattle_states) {
+    EXPECT_EQ(next_removal_step("active", false), removal_step::deactivate);
+    for (auto state : {"inactive", "requested", "registering", "updating-active", "updating-inactive"})
+        EXPECT_EQ(next_removal_step(state, false), removal_step::remove) << state;
+    for (auto state : {"activating", "deactivating", "error", ""})
+        EXPECT_EQ(next_removal_step(state, false), removal_step::wait) << state;
+    for (auto state : {"removing", "removed", "purging", "purged"})
+        EXPECT_EQ(next_removal_step(state, false), removal_step::done) << state;
+    EXPECT_EQ(next_removal_step("inactive", true), removal_step::done);
+}
+
+// Every interleaving of writers over a model of Cattle's store: ids grow in the order of creates,
+// and a list sees every credential created before it and not removed. Each writer lists, creates
+// when the plan says so, lists again, writes, then removes (deactivate + DELETE, taken as one step:
+// a row being deactivated is still listed, so it still counts until it is deleted).
+class convergence_model {
+public:
+    struct row {
+        int number = 0;
+        int creator = -1;  // the writer that created it; -1: someone else (an operator, before)
+        bool removed = false;
+        bool fresh = false;  // holds a password a writer wrote
+    };
+    struct writer {
+        enum class step { list, create, relist, write, remove, done } next = step::list;
+        registry_credential_plan plan;
+        std::optional<rancher_credential> created;
+        std::vector<std::string> ours;
+    };
+    struct state {
+        std::vector<row> rows;
+        std::vector<writer> writers;
+        bool operator_pending = false;  // an operator still has to add a (stale) credential
+        int next_number = 1;
+    };
+
+    // Runs `check` on the end of every interleaving that starts from `start`; returns how many.
+    template <class Check>
+    static long every_ending(state const& start, Check const& check) {
+        long endings = 0;
+        explore(start, check, endings);
+        return endings;
+    }
+
+    static std::vector<rancher_credential> listed(state const& s) {
+        std::vector<rancher_credential> out;
+        for (auto const& r : s.rows)
+            if (!r.removed) out.push_back(credential("1c" + std::to_string(r.number)));
+        return out;
+    }
+    static row* find(state& s, std::string const& id) {
+        for (auto& r : s.rows)
+            if ("1c" + std::to_string(r.number) == id) return &r;
+        return nullptr;
+    }
+    static void add_row(state& s, int creator) {
+        s.rows.push_back(row{s.next_number++, creator, false, creator >= 0});
+    }
+
+private:
+    template <class Check>
+    static void explore(state const& s, Check const& check, long& endings) {
+        bool any = false;
+        for (std::size_t i = 0; i < s.writers.size(); ++i) {
+            if (s.writers[i].next == writer::step::done) continue;
+            any = true;
+            state next = s;
+            advance(next, static_cast<int>(i));
+            explore(next, check, endings);
+        }
+        if (s.operator_pending) {
+            any = true;
+            state next = s;
+            next.operator_pending = false;
+            add_row(next, -1);
+            explore(next, check, endings);
+        }
+        if (!any) {
+            ++endings;
+            check(s);
+        }
+    }
+
+    static void advance(state& s, int index) {
+        auto& w = s.writers[static_cast<std::size_t>(index)];
+        switch (w.next) {
+            case writer::step::list:
+                w.plan = plan_credential_writes(listed(s), "1sp1", w.ours);
+                w.next = w.plan.create ? writer::step::create : writer::step::write;
+                break;
+            case writer::step::create:
+                add_row(s, index);
+                w.created = credential("1c" + std::to_string(s.rows.back().number));
+                w.ours.push_back(w.created->id);
+                w.next = writer::step::relist;
+                break;
+            case writer::step::relist:
+                w.plan = plan_credential_writes(listed(s), "1sp1", w.ours, w.created);
+                w.next = writer::step::write;
+                break;
+            case writer::step::write: {
+                bool oldest_gone = false;
+                for (auto const& target : w.plan.write) {
+                    auto* r = find(s, target.id);
+                    ASSERT_NE(r, nullptr);
+                    if (r->removed) {  // an update racing a delete: skipped, as the client does
+                        if (&target == &w.plan.write.front()) oldest_gone = true;
+                        continue;
+                    }
+                    r->fresh = true;
+                }
+                // The oldest is never removed under the rule; the client would stop here.
+                ASSERT_FALSE(oldest_gone);
+                w.next = writer::step::remove;
+                break;
+            }
+            case writer::step::remove:
+                for (auto const& target : w.plan.remove) {
+                    auto* r = find(s, target.id);
+                    ASSERT_NE(r, nullptr);
+                    ASSERT_EQ(r->creator, index) << "removed " << target.id << ", which it did not create";
+                    r->removed = true;
+                }
+                w.next = writer::step::done;
+                break;
+            case writer::step::done: break;
+        }
+    }
+};
+
+TEST(plan_credential_writes, three_writers_in_every_interleaving_leave_one_fresh_credential) {
+    convergence_model::state start;
+    start.writers.resize(3);
+    auto endings = convergence_model::every_ending(start, [](convergence_model::state const& end) {
+        std::vector<convergence_model::row> live;
+        for (auto const& r : end.rows)
+            if (!r.removed) live.push_back(r);
+        ASSERT_EQ(live.size(), 1u);
+        EXPECT_TRUE(live[0].fresh);
+        EXPECT_EQ(live[0].number, 1);  // the oldest of the ones created
+    });
+    EXPECT_GT(endings, 1000);  // the races happened: many orders, some with three creates
+}
+
+TEST(plan_credential_writes, writers_never_remove_a_credential_that_existed_before) {
+    convergence_model::state start;
+    start.writers.resize(3);
+    convergence_model::add_row(start, -1);  // stale, made by someone else
+    auto endings = convergence_model::every_ending(start, [](convergence_model::state const& end) {
+        ASSERT_EQ(end.rows.size(), 1u);  // nobody created one
+        EXPECT_FALSE(end.rows[0].removed);
+        EXPECT_TRUE(end.rows[0].fresh);
+    });
+    EXPECT_GT(endings, 1);
+}
+
+TEST(plan_credential_writes, an_operator_adding_one_meanwhile_keeps_it_and_writers_converge) {
+    convergence_model::state start;
+    start.writers.resize(2);
+    start.operator_pending = true;
+    auto endings = convergence_model::every_ending(start, [](convergence_model::state const& end) {
+        std::vector<convergence_model::row> live;
+        for (auto const& r : end.rows)
+            if (!r.removed) live.push_back(r);
+        ASSERT_FALSE(live.empty());
+        int by_writers = 0;
+        for (auto const& r : end.rows) {
+            if (r.creator < 0) {
+                EXPECT_FALSE(r.removed) << "the operator's credential was removed";
+            }
+            if (r.creator >= 0 && !r.removed) ++by_writers;
+        }
+        // At most one of the writers' stays, and only as the oldest; the oldest holds a fresh password
+        // (an operator's made after the writers finished is newer, and written at their next refresh).
+        EXPECT_LE(by_writers, 1);
+        if (by_writers == 1) {
+            EXPECT_GE(live[0].creator, 0);
+        }
+        EXPECT_TRUE(live[0].fresh);
+    });
+    EXPECT_GT(endings, 100);
 }
 
 TEST(bodies, carry_the_fields_rancher_expects) {

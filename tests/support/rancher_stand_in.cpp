@@ -1,5 +1,6 @@
 #include "support/rancher_stand_in.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include <boost/json.hpp>
@@ -115,5 +116,11 @@ void rancher_stand_in::add_fault(json::object fault) { control("POST", "/_contro
 void rancher_stand_in::clear_faults() { control("DELETE", "/_control/faults"); }
 
 void rancher_stand_in::reset() { control("POST", "/_control/reset"); }
+
+int rancher_stand_in::held() { return static_cast<int>(state().at("held").to_number<std::int64_t>()); }
+
+int rancher_stand_in::release() {
+    return static_cast<int>(control("POST", "/_control/release").as_object().at("released").to_number<std::int64_t>());
+}
 
 }  // namespace rancher_ecr::testing

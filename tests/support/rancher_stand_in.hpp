@@ -50,6 +50,10 @@ public:
     void add_fault(boost::json::object fault);
     void clear_faults();  // DELETE /_control/faults
     void reset();         // POST /_control/reset: no registries, credentials, faults or log
+    // How many answers "hold" faults keep now (GET /_control/state), and letting them all go
+    // (POST /_control/release); release returns how many there were.
+    int held();
+    int release();
 
     // One control request; throws unless the answer is 2xx; returns the parsed body (null if empty).
     boost::json::value control(std::string const& method, std::string const& path, std::string const& body = {});

@@ -26,14 +26,16 @@ Control API for the tests (not part of Rancher; no authentication; plain JSON):
                                       (same fields as above); returns the stored row.
   GET    /_control/state             {"project", "registries":[...], "credentials":[...] (stored rows,
                                       removed ones and every secretValue included), "requests":[...],
-                                      "faults":[...]}.  A request log entry is
+                                      "faults":[...], "held": answers kept by hold faults now}.
+                                      A request log entry is
                                       {"method","path","query","body","status","fault"}: body is the
                                       parsed JSON (the raw text if it is not JSON) for requests that
                                       carry one, else null; status is null for a dropped request;
                                       fault names the fault applied, else null.
   POST   /_control/faults            {"match":{"method":"PUT","path_contains":"registrycredentials"}?,
-                                      "fault":"status"|"delay"|"drop"|"truncate", "times":1?,
-                                      "status":503 (status), "seconds":1.5 (delay),
+                                      "fault":"status"|"delay"|"drop"|"truncate"|"hold", "times":1?,
+                                      "status":503 (status), "seconds":1.5 (delay; hold: 10 by default),
+                                      "parties":3? (hold; `times` is then `parties` by default),
                                       "code"?,"message"?,"fieldName"?,"headers"?:{name:value} (status)}
                                       queues a fault for the next `times` matching API requests
                                       (method compared case-insensitively, path_contains a
@@ -46,9 +48,18 @@ Control API for the tests (not part of Rancher; no authentication; plain JSON):
                                                   is done;
                                         truncate: serve normally (the change is made), but send
                                                   only the first half of the body, with the full
-                                                  Content-Length, then close.
+                                                  Content-Length, then close;
+                                        hold:     serve normally (the change is made), then keep the
+                                                  answer until `parties` answers of this fault are
+                                                  kept (then all go at once), POST /_control/release,
+                                                  a reset, or `seconds` pass. Concurrent clients
+                                                  thus all get answers computed before any of them
+                                                  acts on one: three replicas all list "no
+                                                  credential", deterministically.
   GET    /_control/faults            the queue;  DELETE /_control/faults  clears it.
-  POST   /_control/reset             no registries, credentials, faults or log; ids restart at 1.
+  POST   /_control/release           lets every answer kept by a hold fault go; {"released": n}.
+  POST   /_control/reset             no registries, credentials, faults or log; ids restart at 1;
+                                     held answers go.
 
 Behaviour the spec leaves open, as chosen here:
   - Rows created through the API start `registering` (the 201 shows it) and become `active` when the
@@ -57,6 +68,12 @@ Behaviour the spec leaves open, as chosen here:
   - A project id in the path that is not of the form 1a<N> gives 400 InvalidFormat, any other
     project id than the configured one 403 (§1.2). So do X-API-Project-Id and ?projectId=.
   - Equality filters compare exactly (Cattle's database may compare case-insensitively).
+  - An action the row's state does not offer gives 422 ActionNotAvailable; DELETE of a row whose
+    state does not allow removal (active, deactivating, ...) 405 (§1.5: "probably 405").
+  - A PUT on a removed or removing credential is stored and answered 200 (§1.5: unconfirmed,
+    "probably stored but never used").
+  - Every change to the store is made under one lock, so concurrent clients (several processes)
+    see each request's change whole; ids and `createdTS` grow in the order rows are stored.
 """
 
 import argparse
@@ -135,9 +152,10 @@ for _type in RESOURCE_TYPES:
     PATH_TYPES[_type.name.lower()] = _type
 
 
-def now_fields():
-    """§1.3: dates as yyyy-MM-dd'T'HH:mm:ss'Z' with a <name>TS twin in epoch milliseconds."""
-    millis = int(time.time() * 1000)
+def now_fields(at_least=0):
+    """§1.3: dates as yyyy-MM-dd'T'HH:mm:ss'Z' with a <name>TS twin in epoch milliseconds (now, or
+    `at_least` milliseconds if the clock is behind that)."""
+    millis = max(int(time.time() * 1000), at_least)
     text = datetime.fromtimestamp(millis / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return text, millis
 
@@ -214,19 +232,55 @@ class Store:
     def __init__(self, project):
         self.project = project
         self.lock = threading.RLock()
+        self.held_changed = threading.Condition(self.lock)  # hold faults wait on it
+        self.held = 0  # answers kept by hold faults now
+        self.release_generation = 0  # bumped by POST /_control/release and reset: held answers go
         self.reset()
 
     def reset(self):
         with self.lock:
             self.tables = {REGISTRY.name: {}, CREDENTIAL.name: {}}  # type name -> {number: row}
             self.next_number = {REGISTRY.name: 1, CREDENTIAL.name: 1}
+            self.last_created_ts = 0
             self.pending = []  # (row, final state): transitions that complete at the next request
             self.faults = []
             self.requests = []
+            self.release_held()
+
+    def release_held(self):
+        """Lets every answer kept by a hold fault go; returns how many were kept."""
+        with self.lock:
+            released = self.held
+            self.release_generation += 1
+            self.held_changed.notify_all()
+            return released
+
+    def hold(self, fault):
+        """Keeps the calling request's answer until the fault's `parties` are kept together, a
+        release, or its `seconds` pass (the caller holds no lock: other requests go on meanwhile)."""
+        gate = fault["_gate"]
+        deadline = time.monotonic() + fault["seconds"]
+        with self.lock:
+            generation = self.release_generation
+            gate["kept"] += 1
+            self.held += 1
+            if fault.get("parties") and gate["kept"] >= fault["parties"]:
+                gate["open"] = True
+                self.held_changed.notify_all()
+            try:
+                while not gate["open"] and self.release_generation == generation:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.held_changed.wait(left)
+            finally:
+                self.held -= 1
 
     # Rows are dicts of the stored fields, named as in the API; secretValue and email always kept.
     def new_row(self, rtype, state, fields):
-        created, created_ts = now_fields()
+        # Rows stored later are never older: createdTS follows the ids even if the clock steps back.
+        created, created_ts = now_fields(self.last_created_ts)
+        self.last_created_ts = created_ts
         number = self.next_number[rtype.name]
         self.next_number[rtype.name] += 1
         row = {"id": f"{rtype.prefix}{number}", "kind": rtype.name, "accountId": self.project, "state": state,
@@ -280,8 +334,13 @@ class Store:
                 fault["times"] -= 1
                 if fault["times"] <= 0:
                     self.faults.remove(fault)
-                return dict(fault)
+                return dict(fault)  # a hold's _gate stays shared with its other requests
         return None
+
+
+def public_fault(fault):
+    """A fault as the control API shows it: without its internal state (keys starting with _)."""
+    return {key: value for key, value in fault.items() if not key.startswith("_")}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -906,21 +965,25 @@ class Control:
                     "registries": [dict(r, type=REGISTRY.name) for r in store.rows(REGISTRY)],
                     "credentials": [dict(r, type=CREDENTIAL.name) for r in store.rows(CREDENTIAL)],
                     "requests": [dict(r) for r in store.requests],
-                    "faults": [dict(f) for f in store.faults]}, cattle=False)
+                    "faults": [public_fault(f) for f in store.faults],
+                    "held": store.held}, cattle=False)
             if rest == ["reset"]:
                 expect("POST")
                 store.reset()
                 return Response(200, {}, cattle=False)
+            if rest == ["release"]:
+                expect("POST")
+                return Response(200, {"released": store.release_held()}, cattle=False)
             if rest == ["faults"]:
                 expect("GET", "POST", "DELETE")
                 if method == "GET":
-                    return Response(200, {"faults": [dict(f) for f in store.faults]}, cattle=False)
+                    return Response(200, {"faults": [public_fault(f) for f in store.faults]}, cattle=False)
                 if method == "DELETE":
                     store.faults = []
                     return Response(200, {}, cattle=False)
                 fault = self.parse_fault(self.parse(body_bytes))
                 store.faults.append(fault)
-                return Response(201, dict(fault), cattle=False)
+                return Response(201, public_fault(fault), cattle=False)
             if rest and rest[0] in ("registries", "credentials"):
                 rtype = REGISTRY if rest[0] == "registries" else CREDENTIAL
                 if len(rest) == 1:
@@ -960,8 +1023,8 @@ class Control:
     @staticmethod
     def parse_fault(body):
         kind = body.get("fault")
-        if kind not in ("status", "delay", "drop", "truncate"):
-            raise ControlError(400, "fault must be one of status, delay, drop, truncate")
+        if kind not in ("status", "delay", "drop", "truncate", "hold"):
+            raise ControlError(400, "fault must be one of status, delay, drop, truncate, hold")
         match = body.get("match") or {}
         if not isinstance(match, dict) or set(match) - {"method", "path_contains"}:
             raise ControlError(400, "match takes only method and path_contains")
@@ -981,11 +1044,19 @@ class Control:
             if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
                 raise ControlError(400, "headers must map names to strings")
             fault["headers"] = headers
-        if kind == "delay":
-            seconds = body.get("seconds")
+        if kind in ("delay", "hold"):
+            seconds = body.get("seconds", 10 if kind == "hold" else None)
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 600:
-                raise ControlError(400, "a delay fault needs seconds (0 to 600)")
+                raise ControlError(400, f"a {kind} fault needs seconds (0 to 600)")
             fault["seconds"] = seconds
+        if kind == "hold":
+            parties = body.get("parties")
+            if parties is not None and (not isinstance(parties, int) or isinstance(parties, bool) or parties < 1):
+                raise ControlError(400, "parties must be a positive integer")
+            fault["parties"] = parties
+            if parties and "times" not in body:
+                fault["times"] = parties  # one answer per party by default
+            fault["_gate"] = {"kept": 0, "open": False}  # shared by the requests this fault matches
         return fault
 
 
@@ -1083,11 +1154,11 @@ class Handler(BaseHTTPRequestHandler):
                 entry["body"] = json.loads(body)
             except (ValueError, UnicodeDecodeError):
                 entry["body"] = body.decode("utf-8", "replace")
-        with store.lock:
+        with store.lock:  # the log and the fault queue change together, whole
             store.requests.append(entry)
-        fault = store.take_fault(method, path)
-        kind = fault["fault"] if fault else None
-        entry["fault"] = kind
+            fault = store.take_fault(method, path)
+            kind = fault["fault"] if fault else None
+            entry["fault"] = kind
 
         if kind == "drop":
             self.close_abruptly()
@@ -1106,7 +1177,10 @@ class Handler(BaseHTTPRequestHandler):
                 print("rancher_stand_in: internal error:", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
                 response = Response(500, error_body(500))
-        entry["status"] = response.status
+        with store.lock:
+            entry["status"] = response.status
+        if kind == "hold":
+            store.hold(fault)  # the change is made; only the answer waits
         self.send(response, truncate=(kind == "truncate"))
 
     def send(self, response, truncate=False):

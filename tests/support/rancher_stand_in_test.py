@@ -397,6 +397,71 @@ class RancherStandInTest(unittest.TestCase):
         self.assertEqual(self.call("GET", "/v2-beta/registries").json["data"], [])
         self.assertIsNotNone(self.call("GET", f"/v2-beta/registrycredentials/{credential}").json["removed"])
 
+    def test_credential_deactivate_delete_and_states(self):
+        """§1.5 States: deactivate (active -> deactivating -> inactive), then DELETE (inactive ->
+        removing -> removed, `removed` stamped); lists leave the row out, GET by id still shows it."""
+        registry = self.add_registry("a.example.com")
+        created = self.call("POST", "/v2-beta/registrycredentials",
+                            {"registryId": registry, "publicValue": "AWS", "secretValue": "t"}).json
+        self.assertEqual((created["state"], created["actions"]), ("registering", {"remove": created["links"]["self"]
+                                                                                  + "/?action=remove"}))
+        self_url = created["links"]["self"]
+        got = self.call("GET", self_url, absolute=True).json
+        self.assertEqual((got["state"], list(got["actions"])), ("active", ["deactivate"]))
+        self.assertIsInstance(got["createdTS"], int)
+        self.assertEqual(self.call("DELETE", self_url, absolute=True).status, 405)  # not from active
+        self.assert_cattle_error(self.call("POST", self_url + "?action=activate", absolute=True), 422,
+                                 "ActionNotAvailable")
+        self.assert_cattle_error(self.call("POST", self_url + "?action=fly", absolute=True), 422, "InvalidAction")
+
+        answer = self.call("POST", got["actions"]["deactivate"], absolute=True)
+        self.assertEqual((answer.status, answer.json["state"], answer.json["transitioning"]),
+                         (202, "deactivating", "yes"))
+        inactive = self.call("GET", self_url, absolute=True).json
+        self.assertEqual((inactive["state"], sorted(inactive["actions"])), ("inactive", ["activate", "remove"]))
+        self.assertEqual([c["id"] for c in self.call("GET", f"/v2-beta/registrycredentials?registryId={registry}")
+                          .json["data"]], [created["id"]])  # inactive rows are listed
+
+        deleted = self.call("DELETE", self_url, absolute=True)
+        self.assertEqual((deleted.status, deleted.json["state"], deleted.json["removed"]), (200, "removing", None))
+        self.assertEqual(self.call("DELETE", self_url, absolute=True).status, 200)  # again: nothing more to do
+        gone = self.call("GET", self_url, absolute=True).json
+        self.assertEqual((gone["state"], gone["actions"]), ("removed", {}))
+        self.assertIsNotNone(gone["removed"])
+        self.assertIsInstance(gone["removedTS"], int)
+        self.assertEqual(self.call("GET", f"/v2-beta/registrycredentials?registryId={registry}").json["data"], [])
+        self.assertEqual(self.call("POST", self_url + "?action=deactivate", absolute=True).status, 422)
+
+        # A PUT on a removed credential is stored (§1.5: unconfirmed, "probably stored but never used").
+        put = self.call("PUT", self_url, {"secretValue": "late"}, absolute=True)
+        self.assertEqual((put.status, put.json["state"]), (200, "removed"))
+        (stored,) = self.state()["credentials"]
+        self.assertEqual(stored["secretValue"], "late")
+
+    def test_concurrent_creates_are_atomic_and_ordered(self):
+        registry = self.add_registry("a.example.com")
+        answers = []
+
+        def create(n):
+            answers.append(self.call("POST", "/v2-beta/registrycredentials",
+                                     {"registryId": registry, "publicValue": "AWS", "secretValue": f"t{n}"}))
+
+        threads = [threading.Thread(target=create, args=(n,)) for n in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sorted(a.status for a in answers), [201] * 20)
+        ids = [a.json["id"] for a in answers]
+        self.assertEqual(len(set(ids)), 20)
+        rows = self.call("GET", f"/v2-beta/registrycredentials?registryId={registry}").json["data"]
+        self.assertEqual(sorted(int(r["id"][2:]) for r in rows), list(range(1, 21)))
+        # createdTS never decreases with the id (ties within a millisecond are broken by the id).
+        ordered = sorted(rows, key=lambda r: int(r["id"][2:]))
+        self.assertEqual([r["createdTS"] for r in ordered], sorted(r["createdTS"] for r in ordered))
+        self.assertEqual(sorted(c["secretValue"] for c in self.state()["credentials"]),
+                         sorted(f"t{n}" for n in range(20)))
+
     def test_request_log(self):
         registry = self.add_registry("a.example.com")
         credential = self.add_credential(registry)
@@ -453,6 +518,83 @@ class RancherStandInTest(unittest.TestCase):
         self.assertEqual(results["status"], 200)
         self.assertGreaterEqual(results["slow"], 1.0)
         self.assertLess(fast, 0.5)
+
+    def test_hold_fault_with_parties(self):
+        """Three concurrent lists are all computed before any answer goes: each sees no credential,
+        even though the first one answered creates one at once."""
+        registry = self.add_registry("a.example.com")
+        fault = self.control("POST", "/_control/faults",
+                             {"match": {"method": "GET", "path_contains": "/registrycredentials"}, "fault": "hold",
+                              "parties": 3})
+        self.assertEqual((fault["times"], fault["parties"], fault["seconds"]), (3, 3, 10))
+        self.assertNotIn("_gate", fault)
+        seen, lock = [], threading.Lock()
+
+        def list_then_create():
+            listed = self.call("GET", f"/v2-beta/registrycredentials?registryId={registry}").json["data"]
+            created = self.call("POST", "/v2-beta/registrycredentials",
+                                {"registryId": registry, "publicValue": "AWS", "secretValue": "t"})
+            with lock:
+                seen.append((len(listed), created.status))
+
+        threads = [threading.Thread(target=list_then_create) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while self.state()["held"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.state()["held"], 2)  # kept until the third party comes
+        self.assertEqual(seen, [])
+        last = threading.Thread(target=list_then_create)
+        last.start()
+        for thread in threads + [last]:
+            thread.join(timeout=10)
+        self.assertEqual(sorted(seen), [(0, 201)] * 3)
+        state = self.state()
+        self.assertEqual((state["held"], state["faults"]), (0, []))
+        self.assertEqual(len([c for c in state["credentials"] if c["removed"] is None]), 3)
+        self.assertEqual([r["fault"] for r in state["requests"] if r["method"] == "GET"], ["hold"] * 3)
+        # Spent: the next list is answered at once.
+        self.assertEqual(len(self.call("GET", "/v2-beta/registrycredentials").json["data"]), 3)
+
+    def test_hold_fault_released_by_control_reset_or_time(self):
+        registry = self.add_registry("a.example.com")
+        self.control("POST", "/_control/faults",
+                     {"match": {"method": "PUT"}, "fault": "hold", "times": 2, "seconds": 30})
+        credential = self.add_credential(registry)
+        answers = []
+
+        def put(secret):
+            answers.append(self.call("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": secret}))
+
+        thread = threading.Thread(target=put, args=("new",))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while self.state()["held"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        state = self.state()
+        self.assertEqual(state["held"], 1)
+        self.assertEqual(state["credentials"][0]["secretValue"], "new")  # the change is made; the answer waits
+        self.assertEqual(answers, [])
+        self.assertEqual(self.control("POST", "/_control/release"), {"released": 1})
+        thread.join(timeout=10)
+        self.assertEqual([a.status for a in answers], [200])
+
+        thread = threading.Thread(target=put, args=("newer",))
+        thread.start()
+        while self.state()["held"] < 1 and time.monotonic() < deadline + 10:
+            time.sleep(0.02)
+        self.control("POST", "/_control/reset")  # a reset lets held answers go too
+        thread.join(timeout=10)
+        self.assertEqual([a.status for a in answers], [200, 200])
+        self.assertEqual(self.control("POST", "/_control/release"), {"released": 0})
+
+        self.control("POST", "/_control/faults", {"match": {"method": "GET"}, "fault": "hold", "seconds": 0.2})
+        self.assertEqual(self.call("GET", "/v2-beta/registries").status, 200)  # its time passed
+
+        for bad in ({"fault": "hold", "parties": 0}, {"fault": "hold", "parties": "3"},
+                    {"fault": "hold", "seconds": -1}):
+            self.assertEqual(self.call("POST", "/_control/faults", bad, auth=False).status, 400, bad)
 
     def raw_request(self, method, path, body=None):
         host, port = self.url[len("http://"):].split(":")
