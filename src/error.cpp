@@ -40,4 +40,14 @@ void throw_exception_from_error(failure const& f, boost::source_location const&)
     throw std::runtime_error(describe(f));
 }
 
+std::string exception_text(std::exception_ptr const& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (std::exception const& e) {
+        return e.what();
+    } catch (...) {
+        return "an unknown exception";
+    }
+}
+
 }  // namespace rancher_ecr

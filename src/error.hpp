@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <string>
 
 #include <boost/system/result.hpp>
@@ -40,6 +41,9 @@ bool is_retryable(failure_kind kind, int http_status);
 
 // "message (HTTP 403, SignatureDoesNotMatch; the operator must act)" for logs and errors.
 std::string describe(failure const& f);
+
+// What an exception says, for a log line: its what(), or "an unknown exception".
+std::string exception_text(std::exception_ptr const& error);
 
 template <class T>
 using result = boost::system::result<T, failure>;

@@ -1,5 +1,8 @@
 #include "app/service.hpp"
 
+#include <algorithm>
+#include <csignal>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <random>
@@ -8,7 +11,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/probe_routes.hpp"
+#include "app/supervised_task.hpp"
 #include "aws/credential_chain.hpp"
 #include "aws/ecr_client.hpp"
 #include "aws/ecr_endpoint.hpp"
@@ -26,9 +29,11 @@
 #include "obs/health.hpp"
 #include "obs/logging.hpp"
 #include "obs/metrics.hpp"
+#include "peer_text.hpp"
 #include "rancher/rancher_client.hpp"
 #include "refresh/refresh_schedule.hpp"
 #include "refresh/refresh_task.hpp"
+#include "refresh/token_reuse.hpp"
 #include "version.hpp"
 
 namespace rancher_ecr {
@@ -61,15 +66,19 @@ std::string seconds_text(std::chrono::milliseconds delay) {
     return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + " s";
 }
 
+char const* signal_name(int signal_number) { return signal_number == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
 // The parts of the running service and the state the probes report. One io_context thread
 // owns all of it.
 class service {
 public:
     // `aws`: the region and the credentials set_up_aws resolved (the configuration's region may be empty).
     // `credential_clients`: those behind aws.credentials, whose idle connections go after each refresh.
+    // `signals`: SIGINT and SIGTERM, watched from before the start (see with_started_service).
     service(asio::io_context& context, service_config const& config, aws_access aws, trusts const& trust,
-            credential_clients& credential_clients)
+            credential_clients& credential_clients, asio::signal_set& signals)
         : context_{context},
+          signals_{signals},
           config_{config},
           aws_{std::move(aws)},
           credential_clients_{credential_clients},
@@ -92,18 +101,38 @@ public:
         }
     }
 
-    // One refresh of every target, one after the other; true when all succeeded.
+    // One refresh of every target, one after the other; true when all succeeded. A stop (SIGINT,
+    // SIGTERM) leaves the targets not yet begun undone: false then.
     asio::awaitable<bool> refresh_all_once() {
         bool all_ok = true;
-        for (auto& target : targets_) all_ok = co_await refresh(*target) && all_ok;
-        co_return all_ok;
+        for (auto& target : targets_) {
+            if (stopping_) co_return false;
+            all_ok = co_await tracked_refresh(*target) && all_ok;
+        }
+        co_return all_ok && !stopping_;
     }
 
+    // Starts the top-level tasks, each supervised (spawn_supervised): a refresh task per target and
+    // the signal watch. A refresh task that throws (a bug) is logged, its target's health turns
+    // failing with the exception's message (503 on /healthz), and it starts again after a backoff
+    // (1 s doubling to 5 minutes).
     void start(http_server* server) {
         server_ = server;
-        for (auto& target : targets_) asio::co_spawn(context_, refresh_forever(*target), asio::detached);
-        asio::co_spawn(context_, stop_on_signal(), asio::detached);
+        for (auto& target : targets_) spawn_supervised(context_.get_executor(), refresh_task(*target));
+        stop_on_signals();
     }
+
+    // SIGINT or SIGTERM stops the service: at once when no refresh is under way, else after the
+    // refresh under way ends or shutdown_grace passes, whichever comes first (then context.stop()).
+    void stop_on_signals() {
+        spawn_supervised(context_.get_executor(), supervised_task{.name = "the signal watch",
+                                                                  .run = [this] { return stop_on_signal(); },
+                                                                  .on_failure = {},
+                                                                  .keep_running = [this] { return !stopping_; },
+                                                                  .restart = {}});
+    }
+
+    bool stopping() const { return stopping_; }
 
     std::shared_ptr<http_response const> answer(std::string_view method, std::string_view target) {
         return probes_.answer(method, target, std::chrono::system_clock::now());
@@ -134,6 +163,7 @@ private:
         bool expiry_warned = false;
         std::vector<target_status>* statuses;
         target_status& status() const { return (*statuses)[index]; }
+        std::optional<kept_tokens> kept = std::nullopt;  // not yet written into Rancher, for the retries
     };
 
     void add_target(std::string name, std::vector<std::string> registry_ids) {
@@ -145,17 +175,34 @@ private:
 
     asio::awaitable<bool> refresh(refresh_target& target) {
         metrics_.refresh_attempted();
-        // Cached: the provider is asked only when the credentials near their expiration.
+        // Every Rancher request carries the API keys: an error answer that echoes them is not quoted.
+        mask_in_peer_text(config_.rancher_access_key);
+        mask_in_peer_text(config_.rancher_secret_key);
+        auto const started = std::chrono::system_clock::now();
         refresh_outcome outcome;
-        auto credentials = co_await aws_.credentials->credentials();
-        if (credentials) {
-            outcome = co_await refresh_registry_credentials(ecr_, rancher_, *credentials, target.registry_ids,
-                                                            config_.auto_create);
-        } else {
+        std::optional<std::chrono::system_clock::time_point> received_at;  // of the tokens written now
+        if (next_token_source(target.kept, started, policy_) == token_source::kept) {
+            // A retry of the write: ECR throttles GetAuthorizationToken, and the token is still fresh.
+            received_at = target.kept->received_at;
+            spdlog::info("{}: writing the token ECR gave at {} again", target.status().name,
+                         format_utc(*received_at));
+            outcome = co_await write_tokens(rancher_, target.kept->tokens, config_.auto_create);
+        } else if (auto credentials = co_await aws_.credentials->credentials(); !credentials) {
+            // Cached: the provider is asked only when the credentials near their expiration.
             spdlog::error("getting AWS credentials failed: {}", describe(credentials.error()));
             outcome.problem = credentials.error();
             outcome.reason = refresh_failure_reason::ecr;  // no ECR call without them
+        } else if (auto tokens = co_await fetch_ecr_tokens(ecr_, *credentials, target.registry_ids); !tokens) {
+            outcome.problem = tokens.error();
+            outcome.reason = refresh_failure_reason::ecr;
+        } else {
+            received_at = started;  // before the call: the lifetime is not overestimated
+            outcome = co_await write_tokens(rancher_, std::move(*tokens), config_.auto_create);
         }
+        // What was not written waits for the retries while next_token_source finds it fresh enough.
+        target.kept.reset();
+        if (!outcome.unwritten.empty() && received_at)
+            target.kept = kept_tokens{std::move(outcome.unwritten), *received_at};
         // The next refresh is hours away: by then every host has closed these connections.
         ecr_https_.close_idle_connections();
         rancher_https_.close_idle_connections();
@@ -164,14 +211,15 @@ private:
         auto& status = target.status();
         status.attempted = true;
         for (auto const& token : outcome.tokens) {
-            auto expiry = assess_expiry(now, token.expires_at, policy_);
+            // A nonsense expiry counts from when ECR gave the token, not from a later write.
+            auto expiry = assess_expiry(received_at.value_or(now), token.expires_at, policy_);
             if (expiry.reported_ignored && !target.expiry_warned) {
                 spdlog::warn("ECR gave registry {} a token that claims to expire at {}; that cannot be right, so "
                              "its documented 12-hour lifetime is assumed",
                              token.registry_host, format_utc(token.expires_at));
                 target.expiry_warned = true;
             }
-            metrics_.token_written(token.registry_host, expiry.at);
+            metrics_.token_written(token.registry_host, expiry.at, now);
             status.registry_host = token.registry_host;
             status.token_expires_at = expiry.at;
         }
@@ -180,7 +228,8 @@ private:
             status.last_success = now;
             status.last_error.clear();
             target.failures = 0;
-            metrics_.refresh_succeeded(now);
+            // With several accounts, the unlabelled series claims a success only once all have one.
+            if (std::ranges::all_of(statuses_, &target_status::last_refresh_ok)) metrics_.every_target_succeeded(now);
         } else {
             status.last_refresh_ok = false;
             status.last_error = describe(*outcome.problem);
@@ -191,10 +240,44 @@ private:
         co_return outcome.ok();
     }
 
+    // refresh() counted in refreshes_under_way_, so that a stop waits only while one is. Not by a
+    // guard object: a coroutine abandoned at exit is destroyed after this service.
+    asio::awaitable<bool> tracked_refresh(refresh_target& target) {
+        ++refreshes_under_way_;
+        std::exception_ptr error;
+        bool ok = false;
+        try {
+            ok = co_await refresh(target);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (--refreshes_under_way_ == 0 && stopping_) grace_.cancel();  // nothing left to wait for
+        if (error) std::rethrow_exception(error);
+        co_return ok;
+    }
+
+    // The target's refresh_forever under supervision: an exception turns its health failing.
+    supervised_task refresh_task(refresh_target& target) {
+        return supervised_task{
+            .name = "the refresh task of " + target.status().name,
+            .run = [this, &target] { return refresh_forever(target); },
+            .on_failure =
+                [this, &target](std::string const& error) {
+                    auto& status = target.status();
+                    status.attempted = true;
+                    status.last_refresh_ok = false;
+                    status.last_error = "the refresh task failed on an unexpected error (" + error +
+                                        "); it starts again after a backoff";
+                    probes_.targets_changed();
+                },
+            .keep_running = [this] { return !stopping_; },
+            .restart = {}};
+    }
+
     asio::awaitable<void> refresh_forever(refresh_target& target) {
         std::uniform_real_distribution<double> unit{0.0, 1.0};
         while (!stopping_) {
-            bool ok = co_await refresh(target);
+            bool ok = co_await tracked_refresh(target);
             auto const now = std::chrono::system_clock::now();
             auto const& status = target.status();
             auto delay = ok && status.token_expires_at
@@ -209,20 +292,26 @@ private:
     }
 
     asio::awaitable<void> stop_on_signal() {
-        asio::signal_set signals{context_, SIGINT, SIGTERM};
-        auto [ec, signal_number] = co_await signals.async_wait(use_tuple);
+        auto [ec, signal_number] = co_await signals_.async_wait(use_tuple);
         if (ec) co_return;
-        spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+        spdlog::info("received {}: stopping", signal_name(signal_number));
         stopping_ = true;
         if (server_) server_->stop();
         for (auto& target : targets_) target->timer->cancel();
-        // Whatever is still under way (a refresh waiting on the network) gets a short grace.
-        asio::steady_timer grace{context_, shutdown_grace};
-        co_await grace.async_wait(use_tuple);
+        if (refreshes_under_way_ == 0) {
+            spdlog::info("stopping: nothing under way");
+        } else {
+            // A refresh waiting on the network (a write to Rancher, maybe) gets a short grace; its
+            // end cuts it short (tracked_refresh).
+            spdlog::info("waiting up to {} for the refresh under way", seconds_text(shutdown_grace));
+            grace_.expires_after(shutdown_grace);
+            co_await grace_.async_wait(use_tuple);
+        }
         context_.stop();
     }
 
     asio::io_context& context_;
+    asio::signal_set& signals_;
     service_config const& config_;
     aws_access aws_;
     credential_clients& credential_clients_;
@@ -240,44 +329,93 @@ private:
     probe_answers probes_{statuses_, metrics_};
     http_server* server_ = nullptr;
     bool stopping_ = false;
+    int refreshes_under_way_ = 0;
+    asio::steady_timer grace_{context_};  // the wait for the refreshes under way at a stop
 };
 
-// Runs set_up_aws to completion on `context` (each of its steps has its own deadline); nullopt,
-// after logging why, when it failed.
-std::optional<aws_access> start_aws(asio::io_context& context, service_config const& config, aws_settings const& aws,
-                                    credential_clients& clients) {
-    std::optional<result<aws_access>> outcome;
+// The io_context of one run. A stop leaves coroutines waiting (a refresh past its grace, the AWS
+// start interrupted); shutdown() destroys them while the parts they refer to still exist, where
+// ~io_context would do it after those parts are gone.
+class run_context : public asio::io_context {
+public:
+    using asio::io_context::shutdown;
+};
+
+// Calls run_context::shutdown() when it goes out of scope (before what was declared ahead of it).
+struct shutdown_on_exit {
+    run_context& context;
+    ~shutdown_on_exit() { context.shutdown(); }
+};
+
+// How the AWS start ended: with the access, or without it after a failure or a signal (logged).
+struct aws_start {
+    std::optional<aws_access> access;
+    bool interrupted = false;  // SIGINT or SIGTERM came first
+};
+
+// Runs set_up_aws to completion on `context` (each of its steps has its own deadline), unless
+// SIGINT or SIGTERM arrives on `signals` first: then returns at once with `interrupted` (nothing has
+// been written yet; set_up_aws is left waiting). Logs why when it fails or is interrupted. On
+// success the signals are left for the service to watch; one that came meanwhile waits in the set.
+aws_start start_aws(run_context& context, asio::signal_set& signals, service_config const& config,
+                    aws_settings const& aws, credential_clients& clients) {
+    // Shared with the handlers: after an interruption they outlive this call (and never run).
+    struct progress {
+        std::optional<result<aws_access>> outcome;
+        bool watching = true;
+        int signal_number = 0;
+    };
+    auto state = std::make_shared<progress>();
+    signals.async_wait([state](boost::system::error_code ec, int signal_number) {
+        state->watching = false;
+        if (!ec) state->signal_number = signal_number;
+    });
     asio::co_spawn(context, set_up_aws(config, aws, clients.transports()),
-                   [&](std::exception_ptr error, result<aws_access> access) {
+                   [state](std::exception_ptr error, result<aws_access> access) {
                        if (error) std::rethrow_exception(error);
-                       outcome.emplace(std::move(access));
+                       state->outcome.emplace(std::move(access));
                    });
-    while (!outcome && context.run_one() > 0) {
+    while (!state->outcome && state->signal_number == 0 && context.run_one() > 0) {
+    }
+    if (state->signal_number == 0) {
+        signals.cancel();  // the service watches them from now on
+        while (state->watching && context.run_one() > 0) {
+        }
     }
     if (context.stopped()) context.restart();
-    if (!outcome) throw std::logic_error("set_up_aws did not complete");
-    if (!*outcome) {
-        spdlog::critical("starting failed: {}", describe(outcome->error()));
-        return std::nullopt;
+    if (state->signal_number != 0) {
+        spdlog::info("received {} while starting: stopping", signal_name(state->signal_number));
+        return {std::nullopt, true};
     }
-    return std::move(**outcome);
+    if (!state->outcome) throw std::logic_error("set_up_aws did not complete");
+    if (!*state->outcome) {
+        spdlog::critical("starting failed: {}", describe(state->outcome->error()));
+        return {};
+    }
+    return {std::move(**state->outcome), false};
 }
 
-// What both modes start with: the CAs, the credential providers' clients, the AWS side (region,
-// first credentials), then the service. Runs `body` on them and returns its exit status, or 2,
-// after logging why, when the start fails.
+// What both modes start with: SIGINT and SIGTERM handled from the first instant, the CAs, the
+// credential providers' clients, the AWS side (region, first credentials), then the service. Runs
+// `body` on them and returns its exit status; 2, after logging why, when the start fails;
+// `interrupted_status` when a signal comes before the start is done.
 template <class Body>
-int with_started_service(service_config const& config, aws_settings const& aws, Body body) {
-    asio::io_context context;
+int with_started_service(service_config const& config, aws_settings const& aws, int interrupted_status, Body body) {
+    run_context context;
+    // Before anything can take time: from here on a signal is an orderly stop, never its default action.
+    asio::signal_set signals{context, SIGINT, SIGTERM};
     auto trust = make_trusts(config);
     if (!trust) {
         spdlog::critical("starting failed: {}", trust.error().message);
         return 2;
     }
     credential_clients clients{context.get_executor(), trust->aws, config.proxies};
-    auto access = start_aws(context, config, aws, clients);
-    if (!access) return 2;
-    service running{context, config, std::move(*access), *trust, clients};
+    shutdown_on_exit starting{context};
+    auto started = start_aws(context, signals, config, aws, clients);
+    if (started.interrupted) return interrupted_status;
+    if (!started.access) return 2;
+    service running{context, config, std::move(*started.access), *trust, clients, signals};
+    shutdown_on_exit stopped{context};
     if (config.proxies.any()) spdlog::info("outbound proxies: {}", running.describe_routes());
     return body(context, running);
 }
@@ -285,7 +423,7 @@ int with_started_service(service_config const& config, aws_settings const& aws, 
 }  // namespace
 
 int run_service(service_config const& config, aws_settings const& aws) {
-    return with_started_service(config, aws, [&](asio::io_context& context, service& running) {
+    return with_started_service(config, aws, 0, [&](asio::io_context& context, service& running) {
         http_server_options options;
         options.address = config.listen_address;
         options.port = config.listen_port;
@@ -301,7 +439,12 @@ int run_service(service_config const& config, aws_settings const& aws) {
             "rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, Rancher at {}, ECR in {} for {}",
             RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(), config.rancher_url->origin(),
             running.region(), running.describe_targets());
-        asio::co_spawn(context, (*server)->run(), asio::detached);
+        // Supervised as the other top-level tasks: a throw is logged and the server runs again.
+        spawn_supervised(context.get_executor(), supervised_task{.name = "the probe server",
+                                                                 .run = [s = server->get()] { return s->run(); },
+                                                                 .on_failure = {},
+                                                                 .keep_running = [&] { return !running.stopping(); },
+                                                                 .restart = {}});
         running.start(server->get());
         context.run();
         spdlog::info("stopped");
@@ -310,12 +453,16 @@ int run_service(service_config const& config, aws_settings const& aws) {
 }
 
 int run_once(service_config const& config, aws_settings const& aws) {
-    return with_started_service(config, aws, [](asio::io_context& context, service& running) {
+    // Interrupted, not every credential was written: 1.
+    return with_started_service(config, aws, 1, [](asio::io_context& context, service& running) {
         bool ok = false;
+        // An exception (a bug) leaves context.run(): main logs it and exits 1.
         asio::co_spawn(context, running.refresh_all_once(), [&](std::exception_ptr error, bool all_ok) {
             if (error) std::rethrow_exception(error);
             ok = all_ok;
+            context.stop();  // the signal watch would keep it running
         });
+        running.stop_on_signals();
         context.run();
         return ok ? 0 : 1;
     });

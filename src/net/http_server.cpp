@@ -1,13 +1,20 @@
 #include "net/http_server.hpp"
 
+#include "error.hpp"
+
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <exception>
 #include <list>
+#include <string>
+
+#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +22,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <spdlog/spdlog.h>
 
 namespace rancher_ecr {
 
@@ -84,6 +92,23 @@ void write_head(std::string& head, http_response const& answer, int version, boo
     head += "\r\n";
 }
 
+// The wait after a failed accept, as Go's net/http does it: 5 ms, doubling to 1 s. A failed accept
+// (EMFILE, ENFILE, ENOBUFS) leaves the connection in the backlog and the listening socket readable:
+// retrying at once would spin at full speed until a descriptor frees up.
+std::chrono::milliseconds next_accept_pause(std::chrono::milliseconds pause) {
+    using std::chrono::milliseconds;
+    if (pause < milliseconds{5}) return milliseconds{5};
+    return std::min(pause * 2, milliseconds{1000});
+}
+
+// "RLIMIT_NOFILE 1024", the soft limit the failures of accept are most likely about.
+std::string open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return "RLIMIT_NOFILE unknown";
+    if (limit.rlim_cur == RLIM_INFINITY) return "RLIMIT_NOFILE unlimited";
+    return "RLIMIT_NOFILE " + std::to_string(limit.rlim_cur);
+}
+
 http_response const too_large{413, {{"Content-Type", "text/plain"}}, "request too large\n"};
 http_response const malformed{400, {{"Content-Type", "text/plain"}}, "malformed request\n"};
 
@@ -91,11 +116,12 @@ http_response const malformed{400, {{"Content-Type", "text/plain"}}, "malformed 
 
 struct http_server::state : std::enable_shared_from_this<state> {
     state(asio::any_io_executor executor, http_server_options opts, http_handler h)
-        : options{std::move(opts)}, handler{std::move(h)}, acceptor{std::move(executor)} {}
+        : options{std::move(opts)}, handler{std::move(h)}, acceptor{executor}, accept_pause{executor} {}
 
     http_server_options options;
     http_handler handler;
     tcp::acceptor acceptor;
+    asio::steady_timer accept_pause;  // the backoff after a failed accept; stop() cancels it
     struct open_connection {
         beast::tcp_stream* stream;
         bool listed = true;  // false once evicted or stopped: the list no longer holds it
@@ -110,7 +136,16 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
     auto self = shared_from_this();  // connections outlive no server state
     beast::tcp_stream stream{std::move(socket)};
     open_connection me{&stream};
-    auto const position = connections.insert(connections.end(), &me);
+    // Leaves the list however the session ends, a throwing handler included: stop() and eviction
+    // must never reach a connection whose frame is gone.
+    struct listing {
+        std::list<open_connection*>& connections;
+        open_connection& me;
+        std::list<open_connection*>::iterator position;
+        ~listing() {
+            if (me.listed) connections.erase(position);
+        }
+    } const listed{connections, me, connections.insert(connections.end(), &me)};
     if (connections.size() > options.max_connections) {
         // Drop the longest-open connection: a probe that just arrived must get through.
         boost::system::error_code ignored;
@@ -156,7 +191,6 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
         (void)written;
         if (write_ec || !keep_alive) break;
     }
-    if (me.listed) connections.erase(position);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -187,14 +221,30 @@ std::uint16_t http_server::port() const { return state_->acceptor.local_endpoint
 
 asio::awaitable<void> http_server::run() {
     auto s = state_;
+    std::chrono::milliseconds pause{0};  // zero while accepting works
     while (!s->stopped) {
         auto [ec, socket] = co_await s->acceptor.async_accept(use_tuple);
         if (ec) {
             if (s->stopped || ec == asio::error::operation_aborted) break;
-            continue;  // e.g. EMFILE: keep serving the connections we have
+            // E.g. EMFILE: keep serving the connections we have, try again after a pause, say it once.
+            if (pause.count() == 0)
+                spdlog::warn("accepting a connection failed: {} ({}); retrying after 5 ms to 1 s, the open "
+                             "connections are still served",
+                             ec.message(), open_file_limit());
+            pause = next_accept_pause(pause);
+            s->accept_pause.expires_after(pause);
+            co_await s->accept_pause.async_wait(use_tuple);
+            continue;
+        }
+        if (pause.count() != 0) {
+            spdlog::info("accepting connections again");
+            pause = std::chrono::milliseconds{0};
         }
         socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(s->acceptor.get_executor(), s->session(std::move(socket)), asio::detached);
+        // A connection that throws (a bug: the handler's, or ours) is logged and closed; the others go on.
+        asio::co_spawn(s->acceptor.get_executor(), s->session(std::move(socket)), [](std::exception_ptr error) {
+            if (error) spdlog::error("serving a probe connection failed: {}", exception_text(error));
+        });
     }
 }
 
@@ -203,6 +253,7 @@ void http_server::stop() {
     state_->stopped = true;
     boost::system::error_code ignored;
     state_->acceptor.close(ignored);
+    state_->accept_pause.cancel();
     for (auto* connection : state_->connections) {
         connection->listed = false;
         connection->stream->socket().close(ignored);

@@ -44,7 +44,12 @@ public:
 
     std::uint16_t port() const;
 
-    // Accepts connections until stop(); completes once the acceptor is closed.
+    // Accepts connections until stop(); completes once the acceptor is closed. A failed accept (out
+    // of descriptors: EMFILE, ENFILE) is tried again after a pause, 5 ms doubling to 1 s as Go's
+    // net/http does, instead of at once (the backlog keeps the socket readable: that would spin);
+    // it is logged once, with the error and the RLIMIT_NOFILE soft limit, until an accept succeeds
+    // again, which is logged once too. The open connections are served meanwhile. A connection
+    // whose handling throws (a bug) is logged and closed; the others go on.
     boost::asio::awaitable<void> run();
 
     // Closes the acceptor and every open connection.

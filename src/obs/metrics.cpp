@@ -83,7 +83,7 @@ void service_metrics::refresh_attempted() {
     ++generation_;
 }
 
-void service_metrics::refresh_succeeded(std::chrono::system_clock::time_point at) {
+void service_metrics::every_target_succeeded(std::chrono::system_clock::time_point at) {
     last_success_seconds_ = unix_seconds(at);
     ++generation_;
 }
@@ -95,8 +95,10 @@ void service_metrics::refresh_failed(std::string_view reason) {
     ++generation_;
 }
 
-void service_metrics::token_written(std::string const& registry_host, std::chrono::system_clock::time_point expires_at) {
+void service_metrics::token_written(std::string const& registry_host, std::chrono::system_clock::time_point expires_at,
+                                    std::chrono::system_clock::time_point written_at) {
     token_expiry_seconds_[registry_host] = unix_seconds(expires_at);
+    registry_success_seconds_[registry_host] = unix_seconds(written_at);
     ++generation_;
 }
 
@@ -110,9 +112,21 @@ std::string const& service_metrics::render() {
     labels += '}';
     append_sample(text_, "build_info", labels, 1);
 
+    // Unlabelled, as with one account; an alert on its age fires while any account keeps failing.
     append_family(text_, "last_success_timestamp_seconds", "gauge",
-                  "Unix time of the last refresh that wrote every token into Rancher; 0 before the first.");
+                  "Unix time of the last refresh after which every target's last refresh had succeeded (every "
+                  "registry's token written into Rancher); 0 until then.");
     append_sample(text_, "last_success_timestamp_seconds", "", last_success_seconds_);
+
+    append_family(text_, "registry_last_success_timestamp_seconds", "gauge",
+                  "Unix time at which the token of a registry was last written into Rancher; no series before "
+                  "the first.");
+    for (auto const& [host, seconds] : registry_success_seconds_) {
+        labels = "{registry=";
+        append_label_value(labels, host);
+        labels += '}';
+        append_sample(text_, "registry_last_success_timestamp_seconds", labels, seconds);
+    }
 
     append_family(text_, "token_expiry_timestamp_seconds", "gauge",
                   "Unix time at which the token written into Rancher for a registry expires (ECR's expiresAt; "

@@ -1,5 +1,11 @@
 #include "net/http_server.hpp"
 
+#include <sstream>
+#include <stdexcept>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,6 +17,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "net/https_client.hpp"
 #include "support/run_with_deadline.hpp"
@@ -41,10 +49,10 @@ asio::awaitable<bool> closed_by_peer(tcp::socket& socket) {
 
 class http_server_test : public ::testing::Test {
 protected:
-    void start(http_server_options options = {}) {
+    void start(http_server_options options = {}, http_handler handler = echo) {
         options.address = "127.0.0.1";
         options.port = 0;
-        auto listening = http_server::listen(context_.get_executor(), options, echo);
+        auto listening = http_server::listen(context_.get_executor(), options, std::move(handler));
         ASSERT_TRUE(listening) << describe(listening.error());
         server_ = std::move(*listening);
         asio::co_spawn(context_, server_->run(), [this](std::exception_ptr) { server_done_ = true; });
@@ -73,9 +81,41 @@ protected:
         }(tcp::endpoint{asio::ip::make_address("127.0.0.1"), server_->port()}, std::move(bytes)));
     }
 
+    // Runs the context until `condition` holds or `deadline` passes; the condition's last answer.
+    bool run_until(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 10s) {
+        auto const until = std::chrono::steady_clock::now() + deadline;
+        context_.restart();
+        while (!condition() && std::chrono::steady_clock::now() < until) context_.run_one_for(20ms);
+        return condition();
+    }
+
     asio::io_context context_;
     std::unique_ptr<http_server> server_;
     bool server_done_ = false;
+};
+
+// What the server logs, for the tests that read it.
+class captured_log {
+public:
+    captured_log() : previous_{spdlog::default_logger()} {
+        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+    }
+    ~captured_log() { spdlog::set_default_logger(previous_); }
+    captured_log(captured_log const&) = delete;
+    captured_log& operator=(captured_log const&) = delete;
+    std::string text() const { return text_.str(); }
+    bool has(std::string const& part) const { return text().find(part) != std::string::npos; }
+    std::size_t count(std::string const& part) const {
+        auto const all = text();
+        std::size_t n = 0;
+        for (auto at = all.find(part); at != std::string::npos; at = all.find(part, at + 1)) ++n;
+        return n;
+    }
+
+private:
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::logger> previous_;
 };
 
 TEST_F(http_server_test, answers_through_the_handler_on_one_kept_alive_connection) {
@@ -190,6 +230,80 @@ TEST_F(http_server_test, stop_ends_run_and_closes_open_connections) {
     auto const until = std::chrono::steady_clock::now() + 5s;
     while (!server_done_ && std::chrono::steady_clock::now() < until) context_.run_one_for(100ms);
     EXPECT_TRUE(server_done_);
+}
+
+// Out of descriptors, accept fails with EMFILE while the connection waits in the backlog: the
+// server pauses and says so once, accepts again once a descriptor is free, and stop() still ends
+// run() during a pause.
+TEST_F(http_server_test, out_of_descriptors_it_pauses_logs_once_and_accepts_again) {
+    captured_log log;
+    start();
+    // The client sockets exist before the limit comes down: connecting needs no new descriptor.
+    std::vector<tcp::socket> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.emplace_back(context_);
+        clients.back().open(tcp::v4());
+    }
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int const lowest_free = ::dup(0);
+    ASSERT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // no descriptor left for accept
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    for (auto& client : clients) client.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    bool const warned = run_until([&] { return log.has("accepting a connection failed"); });
+    run_until([] { return false; }, 300ms);  // a few pauses more, each of them silent
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_TRUE(warned) << log.text();
+    EXPECT_EQ(log.count("accepting a connection failed"), 1u) << log.text();
+    EXPECT_TRUE(log.has("Too many open files")) << log.text();
+    EXPECT_TRUE(log.has("RLIMIT_NOFILE " + std::to_string(lowest_free))) << log.text();
+
+    EXPECT_TRUE(run_until([&] { return log.has("accepting connections again"); })) << log.text();
+    EXPECT_EQ(log.count("accepting connections again"), 1u) << log.text();
+    server_->stop();
+    EXPECT_TRUE(run_until([&] { return server_done_; }));
+}
+
+TEST_F(http_server_test, stop_ends_run_while_it_pauses_after_a_failed_accept) {
+    captured_log log;
+    start();
+    tcp::socket client{context_};
+    client.open(tcp::v4());
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int const lowest_free = ::dup(0);
+    ASSERT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    client.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    bool const warned = run_until([&] { return log.has("accepting a connection failed"); });
+    run_until([] { return false; }, 100ms);
+    server_->stop();  // during a pause: the pause ends with it
+    bool const done = run_until([&] { return server_done_; }, 5s);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_TRUE(warned) << log.text();
+    EXPECT_TRUE(done);
+}
+
+// A handler that throws (a bug) costs its connection, logged; the server goes on.
+TEST_F(http_server_test, a_handler_that_throws_is_logged_and_the_server_goes_on) {
+    captured_log log;
+    start({}, [](std::string_view method, std::string_view target) {
+        if (target == "/bug") throw std::logic_error("a bug in the handler");
+        return echo(method, target);
+    });
+    auto answer = exchange_raw("GET /bug HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(answer, "");
+    EXPECT_TRUE(log.has("serving a probe connection failed: a bug in the handler")) << log.text();
+    https_client client{context_.get_executor(), {}};
+    auto response = get(client, "/fine");
+    ASSERT_TRUE(response) << describe(response.error());
+    EXPECT_EQ(response->status, 200);
 }
 
 }  // namespace

@@ -59,8 +59,8 @@ TEST(service_metrics, renders_every_family_with_its_type) {
     metrics.refresh_attempted();
     metrics.refresh_attempted();
     metrics.refresh_failed("rancher");
-    metrics.refresh_succeeded(at(1'800'000'000));
-    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200));
+    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200), at(1'800'000'000));
+    metrics.every_target_succeeded(at(1'800'000'000));
     metrics.ecr_request(20ms);
     auto const& text = metrics.render();
     for (auto line : {
@@ -68,6 +68,9 @@ TEST(service_metrics, renders_every_family_with_its_type) {
              "rancher_ecr_credentials_build_info{version=\"1.2.3\"} 1\n",
              "# TYPE rancher_ecr_credentials_last_success_timestamp_seconds gauge\n",
              "rancher_ecr_credentials_last_success_timestamp_seconds 1800000000\n",
+             "# TYPE rancher_ecr_credentials_registry_last_success_timestamp_seconds gauge\n",
+             "rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-east-1."
+             "amazonaws.com\"} 1800000000\n",
              "rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-east-1."
              "amazonaws.com\"} 1800043200\n",
              "# TYPE rancher_ecr_credentials_refresh_attempts_total counter\n",
@@ -80,6 +83,39 @@ TEST(service_metrics, renders_every_family_with_its_type) {
              "rancher_ecr_credentials_request_duration_seconds_count{service=\"rancher\"} 0\n",
          })
         EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
+}
+
+// Two accounts, the second failing at every try: its registry claims no success, nor does the
+// unlabelled series, which counts only refreshes after which every target had succeeded.
+TEST(service_metrics, each_registry_has_its_own_last_success_and_none_is_claimed_for_a_failing_one) {
+    service_metrics metrics{"1"};
+    auto const first = "111111111111.dkr.ecr.us-east-1.amazonaws.com";
+    metrics.refresh_attempted();
+    metrics.token_written(first, at(1'800'043'200), at(1'800'000'000));
+    metrics.refresh_attempted();
+    metrics.refresh_failed("registry_not_found");
+    auto text = metrics.render();
+    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"111111111111.dkr."
+                        "ecr.us-east-1.amazonaws.com\"} 1800000000\n"),
+              std::string::npos) << text;
+    EXPECT_EQ(text.find("222222222222"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nrancher_ecr_credentials_last_success_timestamp_seconds 0\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# HELP rancher_ecr_credentials_last_success_timestamp_seconds Unix time of the last refresh "
+                        "after which every target's last refresh had succeeded"),
+              std::string::npos) << text;
+
+    // The second account's registry appears: both are written, and now every target has succeeded.
+    metrics.token_written("222222222222.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'260), at(1'800'000'060));
+    metrics.every_target_succeeded(at(1'800'000'060));
+    text = metrics.render();
+    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{registry=\"111111111111.dkr.ecr.us-east-1."
+                        "amazonaws.com\"} 1800000000\n"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{registry=\"222222222222.dkr.ecr.us-east-1."
+                        "amazonaws.com\"} 1800000060\n"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("\nrancher_ecr_credentials_last_success_timestamp_seconds 1800000060\n"), std::string::npos)
+        << text;
 }
 
 TEST(service_metrics, rerenders_only_after_a_change) {
@@ -96,9 +132,9 @@ TEST(service_metrics, passes_promtool_check_metrics) {
     service_metrics metrics{"0.1.0"};
     metrics.refresh_attempted();
     metrics.refresh_failed("ecr");
-    metrics.refresh_succeeded(at(1'800'000'000));
-    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200));
-    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'201));
+    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'201), at(1'800'000'001));
+    metrics.every_target_succeeded(at(1'800'000'001));
     metrics.ecr_request(120ms);
     metrics.rancher_request(2ms);
     std::string path = ::testing::TempDir() + "metrics.prom";
