@@ -33,7 +33,21 @@ bool is_true(std::optional<std::string> const& value) { return value && lower(*v
 
 failure config_failure(std::string message) { return make_failure(failure_kind::config, std::move(message)); }
 
-std::string quoted(std::string_view text) { return "\"" + std::string{text} + "\""; }
+// In quotes, control characters as \xHH: a value with a line break would forge a log line.
+std::string quoted(std::string_view text) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
 
 std::optional<std::string> key_of(ini_section const& profile, std::string_view key) {
     auto it = profile.find(key);
@@ -219,6 +233,12 @@ public:
     static result<std::optional<container_endpoint>> container_settings(environment const& env, std::string& why_not) {
         container_endpoint container;
         if (auto relative = read(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
+            // A path on 169.254.170.2 and nothing else: "0c/x" or ".example.com/x" would name
+            // another host, which would get the authorization token (found by tests/fuzz/config_fuzz).
+            if (!relative->starts_with('/')) {
+                return config_failure("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=" + quoted(*relative) +
+                                      " is not a path; expected a path on 169.254.170.2 such as /v2/credentials/<id>");
+            }
             auto parsed = url_from("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "http://169.254.170.2" + *relative,
                                    "/v2/credentials/<id>");
             if (!parsed) return parsed.error();

@@ -42,6 +42,9 @@ std::optional<system_clock::time_point> parse_iso8601(std::string_view text) {
     if (!y || !mo || !d || !h || !mi || !s || text[4] != '-' || text[7] != '-' ||
         (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' || text[16] != ':')
         return std::nullopt;
+    // system_clock counts nanoseconds in 64 bits, from 1677 to 2262: a year outside 1970 to 2200
+    // would overflow (found by tests/fuzz/credential_responses_fuzz), and no AWS expiration has one.
+    if (*y < 1970 || *y > 2200) return std::nullopt;
     year_month_day const date{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
     if (!date.ok() || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
     system_clock::time_point time = sys_days{date} + hours{*h} + minutes{*mi} + seconds{*s};
@@ -67,6 +70,7 @@ std::optional<system_clock::time_point> parse_iso8601(std::string_view text) {
     auto zone_hours = digits(zone, 1, 2);
     auto zone_minutes = digits(zone, zone.size() == 6 ? 4 : 3, 2);
     if (!zone_hours || !zone_minutes || (zone.size() == 6 && zone[3] != ':')) return std::nullopt;
+    if (*zone_hours > 23 || *zone_minutes > 59) return std::nullopt;
     auto const offset = hours{*zone_hours} + minutes{*zone_minutes};
     return zone[0] == '+' ? time - offset : time + offset;
 }

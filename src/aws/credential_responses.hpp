@@ -14,7 +14,8 @@ namespace rancher_ecr {
 // metadata), as pure functions. Failures are bad_response values; messages never quote a secret.
 
 // An ISO 8601 UTC time as AWS writes expirations: 2026-11-29T04:29:44Z, with an optional fraction
-// (.905595) and Z, +00:00 or another offset. Nullopt for anything else.
+// (.905595) and Z, +00:00 or another offset (+HH:MM or +HHMM, below 24 hours). Years 1970 to 2200
+// only. Nullopt for anything else.
 std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text);
 
 // application/x-www-form-urlencoded bodies of STS's query protocol (Version=2011-06-15).

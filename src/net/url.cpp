@@ -20,6 +20,25 @@ bool valid_host_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
 }
 
+// `text` as a message may quote it: control characters as \xHH (they would garble the log line or
+// forge another), at most 200 bytes.
+std::string quoted(std::string_view text) {
+    constexpr std::size_t max_quoted = 200;
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text.substr(0, max_quoted)) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_quoted) out += "...";
+    return out;
+}
+
 }  // namespace
 
 std::string percent_encode(std::string_view text, bool keep_slash) {
@@ -66,8 +85,18 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 std::string without_user_info(std::string_view text) {
+    // The authority starts after "scheme://" when what stands before "://" is a scheme (RFC 3986:
+    // a letter, then letters, digits, '+', '-', '.'); otherwise from the start, so that in
+    // "user:pass@host/x://y" (a bare host:port with credentials, as proxies are given) the '@'
+    // still ends user info.
     auto scheme_end = text.find("://");
-    auto authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    auto const scheme = text.substr(0, scheme_end);
+    bool const has_scheme = scheme_end != std::string_view::npos && !scheme.empty() &&
+                            std::isalpha(static_cast<unsigned char>(scheme.front())) &&
+                            std::ranges::all_of(scheme, [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+                            });
+    auto authority_begin = has_scheme ? scheme_end + 3 : 0;
     auto at = text.rfind('@');
     if (at == std::string_view::npos || at < authority_begin) return std::string{text};
     return std::string{text.substr(0, authority_begin)} + "***@" + std::string{text.substr(at + 1)};
@@ -85,7 +114,7 @@ std::string url::text() const { return origin() + target; }
 
 result<url> parse_url(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return make_failure(failure_kind::config, "invalid URL '" + without_user_info(text) + "': " + std::string{why});
+        return make_failure(failure_kind::config, "invalid URL '" + quoted(without_user_info(text)) + "': " + std::string{why});
     };
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) return bad("expected http://host[:port][/path] or https://...");

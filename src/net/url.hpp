@@ -26,7 +26,8 @@ struct url {
 };
 
 // Parses an absolute http(s) URL. User info ("user:pass@") is refused so that no
-// secret rides in a URL. Failure kind: config; the message quotes the URL.
+// secret rides in a URL. Failure kind: config; the message quotes the URL without its user info
+// (see without_user_info), control characters escaped as \xHH, at most 200 bytes of it.
 result<url> parse_url(std::string_view text);
 
 // RFC 3986 percent-encoding: unreserved characters (letters, digits, "-._~") and, with
@@ -37,7 +38,8 @@ std::string percent_encode(std::string_view text, bool keep_slash = false);
 std::optional<std::string> percent_decode(std::string_view text);
 
 // `text` as it may be quoted in a message: anything between "://" and the last '@' may be user
-// info ("user:secret@", the secret possibly holding '/'), so it becomes "***".
+// info ("user:secret@", the secret possibly holding '/'), so it becomes "***". Without a scheme
+// before "://" (a bare "user:secret@host:port"), anything before the last '@' is masked.
 std::string without_user_info(std::string_view text);
 
 }  // namespace rancher_ecr

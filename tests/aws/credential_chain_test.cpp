@@ -319,6 +319,27 @@ TEST(plan_credentials, container_refusals) {
     EXPECT_TRUE(contains(message, "AWS_CONTAINER_CREDENTIALS_FULL_URI")) << message;
 }
 
+// Found by tests/fuzz/config_fuzz: a relative URI that is not a path was appended to the host, so
+// "0c/x" named 169.254.170.20c and ".evil.example/x" another host, which got the token.
+TEST(plan_credentials, a_relative_uri_is_a_path_on_the_container_endpoint) {
+    for (auto relative : {"0c/x", ".evil.example/v2/credentials", ":8080/v2/credentials", "v2/credentials", "?x"}) {
+        auto message = failure_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", relative},
+                                   {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Basic abc"}});
+        EXPECT_TRUE(contains(message, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) << relative << ": " << message;
+        EXPECT_TRUE(contains(message, "not a path")) << relative << ": " << message;
+    }
+    auto p = planned({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/6d4e5a1c?x=1"}});
+    EXPECT_EQ(base_as<container_endpoint>(p).endpoint.text(), "http://169.254.170.2/v2/credentials/6d4e5a1c?x=1");
+}
+
+// Found by tests/fuzz/config_fuzz: values were quoted with their line breaks, which forge log lines.
+TEST(plan_credentials, quoted_values_have_their_control_characters_escaped) {
+    std::string const profile = "dev\n2026-11-30 12:00:00 [info] forged";
+    auto message = failure_of({{"AWS_PROFILE", profile}}, profiles_from("", "", profile, true));
+    EXPECT_TRUE(contains(message, "\"dev\\x0a2026-11-30 12:00:00 [info] forged\"")) << message;
+    EXPECT_FALSE(contains(message, "\n")) << message;
+}
+
 TEST(is_allowed_container_endpoint, botocore_rule) {
     for (auto allowed : {"https://anything.example.com/creds", "http://127.0.0.1/", "http://127.1.2.3:99/x",
                          "http://[::1]:8080/", "http://localhost/", "http://169.254.170.2/v2",

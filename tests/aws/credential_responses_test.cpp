@@ -30,6 +30,17 @@ TEST(parse_iso8601, the_forms_aws_writes) {
         EXPECT_FALSE(parse_iso8601(bad)) << bad;
 }
 
+// Found by tests/fuzz/credential_responses_fuzz: a year far from now overflowed system_clock's
+// nanoseconds (undefined behaviour), and offsets of 99 hours or 99 minutes were taken.
+TEST(parse_iso8601, years_and_offsets_out_of_range_are_refused) {
+    for (auto bad : {"1418-11-29T04:29:44.905595Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                     "1969-12-31T23:59:59Z", "2201-01-01T00:00:00Z", "2026-11-29T04:29:44+24:00",
+                     "2026-11-29T04:29:44+99:00", "2026-11-29T04:29:44-0099", "2026-11-29T04:29:44+00:60"})
+        EXPECT_FALSE(parse_iso8601(bad)) << bad;
+    EXPECT_EQ(parse_iso8601("1970-01-01T00:00:00Z"), system_clock::time_point{});
+    EXPECT_EQ(parse_iso8601("2200-12-31T23:59:59+23:59"), utc(2200, 12, 31, 0, 0, 59));
+}
+
 // What moto 5.2.1 answers (captured with curl), shaped as real STS answers.
 constexpr std::string_view web_identity_answer =
     R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">)"

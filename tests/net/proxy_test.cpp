@@ -236,6 +236,9 @@ TEST(parse_proxy_url, no_failure_quotes_the_password) {
              "http://u:hunter2@secret@proxy:notaport",
              "u:hunter2secret@proxy:notaport",
              "https://u:hunter2/secret@proxy:3128",
+             // Found by tests/fuzz/proxy_fuzz: a "://" after the '@' is no scheme of the URL.
+             "u:hunter2secret@proxy:3128/http://x",
+             "HT@TP:hunter2secret@proxy://x",
          }) {
         auto message = proxy_failure_of(text);
         ASSERT_FALSE(message.empty()) << text;

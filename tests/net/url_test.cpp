@@ -1,5 +1,8 @@
 #include "net/url.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace rancher_ecr {
@@ -75,6 +78,32 @@ TEST(parse_url, refuses_user_info_without_quoting_the_secret) {
     auto slashed = parse_url("https://access:se/cr3t@rancher:8080/v1");
     ASSERT_FALSE(slashed);
     EXPECT_EQ(slashed.error().message.find("cr3t"), std::string::npos) << slashed.error().message;
+}
+
+// Found by tests/fuzz/url_fuzz and config_fuzz: the message quoted control characters as they
+// stood, which can garble a log line or forge one (CATTLE_URL="http\x01\x00...").
+TEST(parse_url, quotes_control_characters_escaped) {
+    auto parsed = parse_url(std::string{"http\x01\x00\x00\x1f://api\n2026-01-01 forged line", 37});
+    ASSERT_FALSE(parsed);
+    auto const& message = parsed.error().message;
+    EXPECT_TRUE(std::ranges::none_of(message, [](unsigned char c) { return c < 0x20 || c == 0x7f; })) << message;
+    EXPECT_NE(message.find("'http\\x01\\x00\\x00\\x1f://api\\x0a2026-01-01 forged line'"), std::string::npos)
+        << message;
+    auto long_url = parse_url("ftp://" + std::string(300, 'a'));
+    ASSERT_FALSE(long_url);
+    EXPECT_LT(long_url.error().message.size(), 300u) << long_url.error().message;
+}
+
+TEST(without_user_info, masks_up_to_the_last_at_sign) {
+    EXPECT_EQ(without_user_info("http://u:p@host/x"), "http://***@host/x");
+    EXPECT_EQ(without_user_info("http://u:p/q@r@host"), "http://***@host");
+    EXPECT_EQ(without_user_info("http://host/path"), "http://host/path");
+    EXPECT_EQ(without_user_info("u:p@host:3128"), "***@host:3128");
+    // Found by tests/fuzz/proxy_fuzz: a "://" that no scheme stands before does not start the
+    // authority, so the credentials before the '@' are still masked.
+    EXPECT_EQ(without_user_info("u:secret@host:3128/http://x"), "***@host:3128/http://x");
+    EXPECT_EQ(without_user_info("ht@tp:secret@host://x"), "***@host://x");
+    EXPECT_EQ(without_user_info("svn+ssh://u:p@host"), "svn+ssh://***@host");
 }
 
 }  // namespace
