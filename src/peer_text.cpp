@@ -119,6 +119,22 @@ std::string_view json_kind_name(boost::json::kind value_kind) {
     return "an unknown JSON value";
 }
 
+std::string escape_control_characters(std::string_view text) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 void mask_in_peer_text(std::string_view secret) {
     if (secret.size() < min_secret_size) return;
     std::lock_guard lock{registered_mutex};

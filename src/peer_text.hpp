@@ -9,7 +9,11 @@
 
 namespace rancher_ecr {
 
-// Helpers for quoting what a peer (ECR, STS, Rancher, a proxy) sent in an error message.
+// Helpers for quoting outside text in a message: what a peer (ECR, STS, Rancher, a proxy) sent, a
+// configuration value.
+
+// `text` with control characters as \xHH: a line break would forge a log line.
+std::string escape_control_characters(std::string_view text);
 
 // "a string", "an object", "null"...: what a JSON value turned out to be.
 std::string_view json_kind_name(boost::json::kind kind);

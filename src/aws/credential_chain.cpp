@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include "aws/ecr_endpoint.hpp"
+#include "peer_text.hpp"
 
 namespace rancher_ecr {
 
@@ -34,20 +35,7 @@ bool is_true(std::optional<std::string> const& value) { return value && lower(*v
 failure config_failure(std::string message) { return make_failure(failure_kind::config, std::move(message)); }
 
 // In quotes, control characters as \xHH: a value with a line break would forge a log line.
-std::string quoted(std::string_view text) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += digits[c >> 4];
-            out += digits[c & 0xf];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
+std::string quoted(std::string_view text) { return "\"" + escape_control_characters(text) + "\""; }
 
 std::optional<std::string> key_of(ini_section const& profile, std::string_view key) {
     auto it = profile.find(key);

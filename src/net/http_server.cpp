@@ -1,6 +1,7 @@
 #include "net/http_server.hpp"
 
 #include "error.hpp"
+#include "net/request_line_parser.hpp"
 
 #include <algorithm>
 #include <array>
@@ -34,37 +35,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-// Keeps of a request what the probes need: method, target, version and (through basic_parser)
-// keep-alive. Fields are checked by basic_parser and then dropped; a body is read and dropped.
-// The method and target land in the connection's strings, so that no request allocates.
-class request_line_parser final : public http::basic_parser<true> {
-public:
-    request_line_parser(std::string& method, std::string& target) : method_{method}, target_{target} {}
-    int version() const { return version_; }
-
-private:
-    void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
-                         boost::system::error_code&) override {
-        method_.assign(method.data(), method.size());
-        target_.assign(target.data(), target.size());
-        version_ = version;
-    }
-    void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
-    void on_field_impl(http::field, beast::string_view, beast::string_view, boost::system::error_code&) override {}
-    void on_header_impl(boost::system::error_code&) override {}
-    void on_body_init_impl(boost::optional<std::uint64_t> const&, boost::system::error_code&) override {}
-    std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override { return body.size(); }
-    void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, boost::system::error_code&) override {
-        return body.size();
-    }
-    void on_finish_impl(boost::system::error_code&) override {}
-
-    std::string& method_;
-    std::string& target_;
-    int version_ = 11;
-};
 
 // The status line and header of `answer` into `head` (cleared first; its capacity is reused).
 void write_head(std::string& head, http_response const& answer, int version, bool keep_alive) {

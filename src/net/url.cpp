@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "peer_text.hpp"
+
 namespace rancher_ecr {
 
 namespace {
@@ -24,17 +26,7 @@ bool valid_host_char(char c) {
 // forge another), at most 200 bytes.
 std::string quoted(std::string_view text) {
     constexpr std::size_t max_quoted = 200;
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : text.substr(0, max_quoted)) {
-        if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += digits[c >> 4];
-            out += digits[c & 0xf];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
+    auto out = escape_control_characters(text.substr(0, max_quoted));
     if (text.size() > max_quoted) out += "...";
     return out;
 }

@@ -21,6 +21,7 @@
 #include <boost/json/parse.hpp>
 
 #include "app/probe_routes.hpp"
+#include "net/request_line_parser.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -29,36 +30,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace rancher_ecr;
-
-// The server's parser (net/http_server.cpp's request_line_parser, private to that file): fields
-// are checked by basic_parser and dropped, a body is read and dropped.
-class request_line_parser final : public http::basic_parser<true> {
-public:
-    request_line_parser(std::string& method, std::string& target) : method_{method}, target_{target} {}
-    int version() const { return version_; }
-
-private:
-    void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
-                         boost::system::error_code&) override {
-        method_.assign(method.data(), method.size());
-        target_.assign(target.data(), target.size());
-        version_ = version;
-    }
-    void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
-    void on_field_impl(http::field, beast::string_view, beast::string_view, boost::system::error_code&) override {}
-    void on_header_impl(boost::system::error_code&) override {}
-    void on_body_init_impl(boost::optional<std::uint64_t> const&, boost::system::error_code&) override {}
-    std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override { return body.size(); }
-    void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, boost::system::error_code&) override {
-        return body.size();
-    }
-    void on_finish_impl(boost::system::error_code&) override {}
-
-    std::string& method_;
-    std::string& target_;
-    int version_ = 11;
-};
 
 // A SyncReadStream over the input that hands it out in pieces of varying size, as TCP may.
 class piecewise_stream {
