@@ -19,6 +19,7 @@
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
 #include "support/eventually.hpp"
+#include "support/http_get.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -75,19 +76,9 @@ std::size_t open_descriptors(int pid) {
     return static_cast<std::size_t>(std::distance(entries, std::filesystem::directory_iterator{}));
 }
 
-// A plain GET with a short deadline; nullopt when the service does not answer.
+// The probes answer within 2 s here.
 std::optional<http_response> http_get(std::string const& address) {
-    boost::asio::io_context context;
-    https_client_options options;
-    options.connect_timeout = 2s;
-    options.request_timeout = 2s;
-    https_client client{context.get_executor(), options};
-    auto where = *parse_url(address);
-    http_request request;
-    request.target = where.target;
-    auto response = rancher_ecr::testing::run_with_deadline(context, client.send(where, request), 10s);
-    if (!response) return std::nullopt;
-    return *response;
+    return rancher_ecr::testing::http_get(address, 2s);
 }
 
 class lifecycle_test : public ::testing::Test {

@@ -21,6 +21,7 @@
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
 #include "support/eventually.hpp"
+#include "support/http_get.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -45,20 +46,7 @@ bool eventually(std::function<bool()> const& condition, std::chrono::millisecond
     return rancher_ecr::testing::eventually(condition, deadline);
 }
 
-// A plain GET with a short deadline; nullopt when nobody answers.
-std::optional<http_response> http_get(std::string const& address) {
-    boost::asio::io_context context;
-    https_client_options options;
-    options.connect_timeout = 2s;
-    options.request_timeout = 5s;
-    https_client client{context.get_executor(), options};
-    auto where = *parse_url(address);
-    http_request request;
-    request.target = where.target;
-    auto response = rancher_ecr::testing::run_with_deadline(context, client.send(where, request), 10s);
-    if (!response) return std::nullopt;
-    return *response;
-}
+using rancher_ecr::testing::http_get;
 
 // Sends `request` on to `upstream` as it is (its Host header included, which SigV4 signs and the
 // Rancher stand-in builds its links from); an answer without the framing headers, which the

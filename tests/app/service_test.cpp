@@ -15,6 +15,7 @@
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
 #include "support/eventually.hpp"
+#include "support/http_get.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -31,20 +32,7 @@ using rancher_ecr::testing::rancher_stand_in;
 
 bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
-// A plain GET with a short deadline; nullopt when the service does not answer.
-std::optional<http_response> http_get(std::string const& address) {
-    boost::asio::io_context context;
-    https_client_options options;
-    options.connect_timeout = 2s;
-    options.request_timeout = 5s;
-    https_client client{context.get_executor(), options};
-    auto where = *parse_url(address);
-    http_request request;
-    request.target = where.target;
-    auto response = rancher_ecr::testing::run_with_deadline(context, client.send(where, request), 10s);
-    if (!response) return std::nullopt;
-    return *response;
-}
+using rancher_ecr::testing::http_get;
 
 class service_test : public ::testing::Test {
 protected:
