@@ -124,6 +124,12 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
         int status = 0;
         if (waitpid(pid_, &status, WNOHANG) == pid_) {
             exit_code_ = decode_status(status);
+            // What the child wrote just before it exited may still sit in the pipe: read it to the
+            // end, so that output() after wait() holds everything (bounded, should a descendant keep
+            // the pipe open).
+            auto const drained_by = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+            while (read_some(drained_by)) {
+            }
             return exit_code_;
         }
         if (std::chrono::steady_clock::now() >= until) return std::nullopt;
@@ -136,11 +142,8 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
 command_result run_command(std::vector<std::string> const& argv, environment_variables const& environment,
                            std::chrono::milliseconds timeout) {
     child_process child{argv, environment};
-    auto until = std::chrono::steady_clock::now() + timeout;
     auto code = child.wait(timeout);
     if (!code) throw std::runtime_error(argv.front() + " did not exit within its deadline");
-    while (child.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()))) {
-    }
     return {*code, child.output()};
 }
 

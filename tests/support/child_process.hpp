@@ -29,7 +29,8 @@ public:
     // Everything read so far.
     std::string const& output() const { return output_; }
     void signal(int signal_number) const;
-    // The exit code (128 + signal when killed), or nullopt if it is still running after `timeout`.
+    // The exit code (128 + signal when killed), with output() then read to the end, or nullopt if it
+    // is still running after `timeout`.
     std::optional<int> wait(std::chrono::milliseconds timeout);
     int pid() const { return pid_; }
 
