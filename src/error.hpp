@@ -21,6 +21,16 @@ enum class failure_kind {
     service,       // the remote service answered with an error (AWS error code, Rancher error)
 };
 
+// The service's own reasons for refusing to write, as opposed to a peer's error codes: decided
+// where the refusal is made (the writers) and read where it is counted (refresh, metrics).
+enum class refusal {
+    none,
+    registry_not_found,  // no Rancher registry or credential holds the host, and AUTO_CREATE is off
+    project_not_found,   // RANCHER_PROJECT matches no project
+    project_ambiguous,   // RANCHER_PROJECT matches several projects
+    foreign_host,        // the credential also holds a host without a fresh token: writing would erase it
+};
+
 // An expected failure, carried as a value. `message` names what failed and where
 // (host, variable, status) and never contains a secret.
 struct failure {
@@ -29,6 +39,7 @@ struct failure {
     std::string code;      // the service's error code ("ThrottlingException", "ServerAddressUsed"), if any
     int http_status = 0;   // the HTTP status, if the peer answered
     bool retryable = false;
+    refusal refused = refusal::none;  // set when the service itself refused to write
 };
 
 // A failure of a kind that decides retryability by itself (everything but `service`).

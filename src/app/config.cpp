@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "rancher/norman_resources.hpp"
+
 namespace rancher_ecr {
 
 namespace {
@@ -142,13 +144,13 @@ result<std::optional<url>> read_url(environment const& env, std::initializer_lis
     return std::optional<url>{std::move(*parsed)};
 }
 
-result<std::optional<std::string>> read_ca_bundle(environment const& env) {
-    auto path = read(env, {"AWS_CA_BUNDLE"});
+result<std::optional<std::string>> read_ca_bundle(environment const& env, std::string_view name) {
+    auto path = read(env, {name});
     if (!path) return std::optional<std::string>{};
     constexpr std::string_view expected = "; expected the path of a readable PEM file of CA certificates";
     auto problem = [&](std::string_view what) {
         return make_failure(failure_kind::config,
-            "AWS_CA_BUNDLE=" + printable(path->value) + " " + std::string{what} + std::string{expected});
+            std::string{name} + "=" + printable(path->value) + " " + std::string{what} + std::string{expected});
     };
     std::error_code error;
     auto status = std::filesystem::status(path->value, error);
@@ -289,6 +291,69 @@ result<std::pair<std::string, std::string>> read_rancher_keys(environment const&
     return std::pair{std::move(access->value), std::move(secret->value)};
 }
 
+// A project id, c-abcde:p-xyz12 (local:p-xyz12 on the local cluster).
+bool is_project_id(std::string_view text) {
+    auto const colon = text.find(':');
+    return colon != std::string_view::npos && is_dns1123_label(text.substr(0, colon)) &&
+           is_dns1123_label(text.substr(colon + 1));
+}
+
+// CATTLE_URL's API (rancher_url), RANCHER_PROJECT, RANCHER_NAMESPACE, RANCHER_CREDENTIAL_NAME and
+// CATTLE_CA_BUNDLE into `config`, whose rancher_url is read.
+result<void> read_rancher_2_settings(environment const& env, service_config& config) {
+    if (config.rancher_url) {
+        auto choice = classify_cattle_url(*config.rancher_url);
+        if (!choice) return choice.error();
+        config.rancher_api = choice->generation;
+        config.rancher_project = std::move(choice->project);
+    }
+    auto project = read(env, {"RANCHER_PROJECT"});
+    if (project) {
+        auto const& value = project->value;
+        auto const slash = value.find('/');
+        bool const valid = value.find(':') != std::string::npos
+                               ? is_project_id(value)
+                               : value.size() <= 253 && std::ranges::none_of(value, [](unsigned char c) {
+                                     return c < 0x20 || c == 0x7f;
+                                 }) && (slash == std::string::npos || (slash > 0 && slash + 1 < value.size()));
+        if (!valid)
+            return invalid(*project, "a project id (c-abcde:p-xyz12), a project name (Default) or cluster/project "
+                                     "(local/Default)");
+        if (!config.rancher_project.empty() && config.rancher_project != value)
+            return make_failure(failure_kind::config, "RANCHER_PROJECT=" + printable(value) +
+                                                          " conflicts with the project in CATTLE_URL (" +
+                                                          config.rancher_project + "); unset one of them");
+        if (config.rancher_api == rancher_generation::cattle)
+            return make_failure(failure_kind::config,
+                                "RANCHER_PROJECT is for Rancher 2.x, but CATTLE_URL names a Rancher 1.x API (its "
+                                "path is not /v3); unset RANCHER_PROJECT, or give CATTLE_URL as https://HOST/v3");
+        config.rancher_project = value;
+    }
+    if (config.rancher_api == rancher_generation::norman && config.rancher_project.empty())
+        return make_failure(failure_kind::config,
+                            "RANCHER_PROJECT is not set; Rancher 2.x (CATTLE_URL ends in /v3) needs the project "
+                            "to write to: its id (c-abcde:p-xyz12), its name (Default) or cluster/project "
+                            "(local/Default), or CATTLE_URL as .../v3/projects/<id>");
+    if (auto namespaces = read(env, {"RANCHER_NAMESPACE"})) {
+        for (auto part : split(namespaces->value, ',')) {
+            auto name = trim(part);
+            if (!is_dns1123_label(name)) return invalid(*namespaces, "a namespace name or a comma list of them (apps,jobs)");
+            if (std::ranges::find(config.rancher_namespaces, name) == config.rancher_namespaces.end())
+                config.rancher_namespaces.emplace_back(name);
+        }
+    }
+    if (auto name = read(env, {"RANCHER_CREDENTIAL_NAME"})) {
+        if (!is_dns1123_subdomain(name->value))
+            return invalid(*name, "a DNS-1123 name: lower-case letters, digits, '-' and '.', starting and ending with "
+                                  "a letter or digit, at most 253 characters");
+        config.rancher_credential_name = std::move(name->value);
+    }
+    auto bundle = read_ca_bundle(env, "CATTLE_CA_BUNDLE");
+    if (!bundle) return bundle.error();
+    config.rancher_ca_bundle = std::move(*bundle);
+    return {};
+}
+
 }  // namespace
 
 // <area>[-<partition>]-<direction>-<number>: us-east-1, il-central-1, us-gov-west-1,
@@ -339,7 +404,7 @@ result<service_config> load_config(environment const& env) {
     if (!sts_endpoint) return sts_endpoint.error();
     config.sts_endpoint = std::move(*sts_endpoint);
 
-    auto ca_bundle = read_ca_bundle(env);
+    auto ca_bundle = read_ca_bundle(env, "AWS_CA_BUNDLE");
     if (!ca_bundle) return ca_bundle.error();
     config.ca_bundle = std::move(*ca_bundle);
 
@@ -351,6 +416,9 @@ result<service_config> load_config(environment const& env) {
     if (!rancher_keys) return rancher_keys.error();
     config.rancher_access_key = std::move(rancher_keys->first);
     config.rancher_secret_key = std::move(rancher_keys->second);
+
+    auto rancher_2 = read_rancher_2_settings(env, config);
+    if (!rancher_2) return rancher_2.error();
 
     auto auto_create = read_bool(env, "AUTO_CREATE", false);
     if (!auto_create) return auto_create.error();
@@ -448,10 +516,18 @@ AWS credentials, from the first of these that is configured:
                          the EC2 instance profile (instance metadata)
   AWS_ROLE_ARN without a web identity token: that role is assumed with the credentials found
   AWS_CA_BUNDLE          PEM file of extra trusted CA certificates (default: none)
-  CATTLE_URL             Rancher API URL
+  CATTLE_URL             Rancher API URL: .../v2-beta (1.x), .../v3 (2.x), or the bare origin
+                         (the API is found with GET /v3)
   CATTLE_ACCESS_KEY, CATTLE_SECRET_KEY
                          Rancher API keys
   AUTO_CREATE            create missing registries in Rancher: true|false (default false)
+  RANCHER_PROJECT        Rancher 2.x: the project, by id, name or cluster/project
+  RANCHER_NAMESPACE      Rancher 2.x: namespace(s), comma-separated, for namespaced credentials
+                         (default: project-wide credentials)
+  RANCHER_CREDENTIAL_NAME
+                         Rancher 2.x: the name of a credential AUTO_CREATE creates
+                         (default ecr-<account>-<region>)
+  CATTLE_CA_BUNDLE       PEM file of CA certificates trusted for Rancher only (default: none)
   LOG_LEVEL              trace|debug|info|warn|error (default info)
   LOG_FORMAT             text|json (default text)
   LISTEN_ADDRESS         address of /healthz and /metrics (default 0.0.0.0)

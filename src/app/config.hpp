@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "net/proxy.hpp"
 #include "net/url.hpp"
+#include "rancher/rancher_url.hpp"
 
 namespace rancher_ecr {
 
@@ -45,6 +46,20 @@ struct service_config {
     std::string rancher_access_key;
     // CATTLE_SECRET_KEY: Rancher API secret key (secret; set together with CATTLE_ACCESS_KEY).
     std::string rancher_secret_key;
+    // Which API CATTLE_URL names (rancher_url.hpp: classify_cattle_url); nullopt for a bare origin,
+    // asked at the first refresh (GET /v3).
+    std::optional<rancher_generation> rancher_api;
+    // RANCHER_PROJECT, or the project id in CATTLE_URL (2.x): an id, a name or cluster/project.
+    // Required when CATTLE_URL is a 2.x API; refused with a 1.x one.
+    std::string rancher_project;
+    // RANCHER_NAMESPACE (2.x): namespaces, comma-separated, each a DNS-1123 label; none writes the
+    // project-wide dockerCredentials, else each namespace's namespacedDockerCredentials.
+    std::vector<std::string> rancher_namespaces;
+    // RANCHER_CREDENTIAL_NAME (2.x): a DNS-1123 name for what AUTO_CREATE creates; default
+    // ecr-<account>-<region>, one credential per account.
+    std::optional<std::string> rancher_credential_name;
+    // CATTLE_CA_BUNDLE: PEM file of CA certificates trusted for Rancher only, besides the system store.
+    std::optional<std::string> rancher_ca_bundle;
     // AUTO_CREATE: create missing registries in Rancher: true/false, 1/0, yes/no, on/off; default false.
     bool auto_create = false;
     // LOG_LEVEL: trace, debug, info, warn (or warning), error; default info.

@@ -30,10 +30,13 @@
 #include "obs/logging.hpp"
 #include "obs/metrics.hpp"
 #include "peer_text.hpp"
+#include "rancher/cattle_writer.hpp"
+#include "rancher/discovering_writer.hpp"
+#include "rancher/norman_writer.hpp"
 #include "rancher/rancher_client.hpp"
 #include "refresh/refresh_schedule.hpp"
 #include "refresh/refresh_task.hpp"
-#include "refresh/token_reuse.hpp"
+#include "refresh/target_refresh.hpp"
 #include "version.hpp"
 
 namespace rancher_ecr {
@@ -56,14 +59,61 @@ struct trusts {
 // A CA bundle that cannot be loaded is a configuration error, reported at start.
 result<trusts> make_trusts(service_config const& config) {
     auto system = std::make_shared<tls_trust>();
-    if (!config.ca_bundle) return trusts{system, system};
-    auto aws = std::make_shared<tls_trust>(*config.ca_bundle);
-    if (auto loaded = aws->context(); !loaded) return loaded.error();
-    return trusts{std::move(aws), std::move(system)};
+    auto with_bundle = [&](std::optional<std::string> const& bundle) -> result<std::shared_ptr<tls_trust>> {
+        if (!bundle) return system;
+        auto trust = std::make_shared<tls_trust>(*bundle);
+        if (auto loaded = trust->context(); !loaded) return loaded.error();
+        return trust;
+    };
+    auto aws = with_bundle(config.ca_bundle);
+    if (!aws) return aws.error();
+    auto rancher = with_bundle(config.rancher_ca_bundle);
+    if (!rancher) return rancher.error();
+    return trusts{std::move(*aws), std::move(*rancher)};
+}
+
+// The writer CATTLE_URL asks for: Cattle's (1.x), norman's (2.x), or, for a bare origin, the one
+// that GET /v3 finds.
+std::unique_ptr<credential_writer> make_writer(service_config const& config, http_transport& transport,
+                                               std::unique_ptr<rancher_client>& cattle) {
+    auto make = [&config, &transport, &cattle](rancher_generation generation) -> std::unique_ptr<credential_writer> {
+        if (generation == rancher_generation::cattle) {
+            // Only a bare origin gets here with them: load_config refuses them with a 1.x URL.
+            if (!config.rancher_project.empty() || !config.rancher_namespaces.empty() ||
+                config.rancher_credential_name)
+                spdlog::warn("RANCHER_PROJECT, RANCHER_NAMESPACE and RANCHER_CREDENTIAL_NAME are for Rancher 2.x "
+                             "and are ignored: Rancher at {} speaks the 1.x API",
+                             config.rancher_url->origin());
+            cattle = std::make_unique<rancher_client>(transport, *config.rancher_url, config.rancher_access_key,
+                                                      config.rancher_secret_key);
+            return std::make_unique<cattle_writer>(*cattle, config.auto_create);
+        }
+        url api = *config.rancher_url;
+        if (!config.rancher_api) api.target = "/v3";
+        else if (auto choice = classify_cattle_url(api)) api = choice->api;
+        return std::make_unique<norman_writer>(
+            transport, std::move(api), config.rancher_access_key, config.rancher_secret_key,
+            norman_place{config.rancher_project, config.rancher_namespaces, config.rancher_credential_name,
+                         config.auto_create});
+    };
+    if (config.rancher_api) return make(*config.rancher_api);
+    return std::make_unique<discovering_writer>(transport, *config.rancher_url, config.rancher_access_key,
+                                                config.rancher_secret_key, make);
 }
 
 std::string seconds_text(std::chrono::milliseconds delay) {
     return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + " s";
+}
+
+// "Rancher 1.x (Cattle)", "Rancher 2.x (norman v3), project local/Default, namespaces apps,jobs", or
+// for a bare origin "Rancher (its API is asked with GET /v3)".
+std::string describe_rancher_api(service_config const& config) {
+    if (!config.rancher_api) return "Rancher (its API is asked with GET /v3 at the first refresh)";
+    if (*config.rancher_api == rancher_generation::cattle) return "Rancher 1.x (Cattle)";
+    std::string text = "Rancher 2.x (norman v3), project " + config.rancher_project;
+    for (std::size_t i = 0; i < config.rancher_namespaces.size(); ++i)
+        text += (i == 0 ? ", namespaces " : ",") + config.rancher_namespaces[i];
+    return text;
 }
 
 char const* signal_name(int signal_number) { return signal_number == SIGTERM ? "SIGTERM" : "SIGINT"; }
@@ -88,16 +138,21 @@ public:
           ecr_transport_{ecr_https_, [this](auto elapsed) { metrics_.ecr_request(elapsed); }},
           rancher_transport_{rancher_https_, [this](auto elapsed) { metrics_.rancher_request(elapsed); }},
           ecr_{ecr_transport_, aws_.region, ecr_endpoint(aws_.region, config.ecr_endpoint)},
-          rancher_{rancher_transport_, *config.rancher_url, config.rancher_access_key, config.rancher_secret_key},
+          writer_{make_writer(config, rancher_transport_, cattle_client_)},
           metrics_{RANCHER_ECR_CREDENTIALS_VERSION},
           random_{std::random_device{}()} {
         policy_.interval = config.refresh_interval;
-        // One target per registry id, each on its own schedule: one account failing does not
-        // hold back the others.
         if (config.registry_ids.empty()) {
-            add_target("default", {});
+            add_target({"default"}, {});
+        } else if (config.rancher_api == rancher_generation::cattle) {
+            // Rancher 1.x: one target per registry id, each on its own schedule: one account
+            // failing does not hold back the others.
+            for (auto const& id : config.registry_ids) add_target({id}, {id});
         } else {
-            for (auto const& id : config.registry_ids) add_target(id, {id});
+            // Rancher 2.x (or not known yet): one credential may hold the hosts of several accounts,
+            // which must be written together from tokens of the same GetAuthorizationToken call,
+            // so the accounts are one refresh unit with one schedule (a status each).
+            add_target(config.registry_ids, config.registry_ids);
         }
     }
 
@@ -107,7 +162,8 @@ public:
         bool all_ok = true;
         for (auto& target : targets_) {
             if (stopping_) co_return false;
-            all_ok = co_await tracked_refresh(*target) && all_ok;
+            co_await tracked_refresh(*target);
+            for (auto index : target->statuses) all_ok = all_ok && statuses_[index].last_refresh_ok;
         }
         co_return all_ok && !stopping_;
     }
@@ -150,124 +206,147 @@ public:
 
     std::string describe_targets() const {
         std::string text;
-        for (auto const& t : targets_) text += (text.empty() ? "" : ", ") + t->status().name;
+        for (auto const& t : targets_) text += (text.empty() ? "" : ", ") + t->name;
         return text;
     }
 
 private:
+    // One refresh unit: the registry ids whose tokens are fetched in one call and written together.
     struct refresh_target {
-        std::size_t index;  // into statuses_
+        std::vector<std::size_t> statuses;  // into statuses_: one per registry id ("default" for none)
         std::vector<std::string> registry_ids;
         std::unique_ptr<asio::steady_timer> timer;
-        int failures = 0;
+        target_refresh machine;
+        std::string name;  // for the log: the ids, comma-separated
         bool expiry_warned = false;
-        std::vector<target_status>* statuses;
-        target_status& status() const { return (*statuses)[index]; }
-        std::optional<kept_tokens> kept = std::nullopt;  // not yet written into Rancher, for the retries
     };
 
-    void add_target(std::string name, std::vector<std::string> registry_ids) {
-        statuses_.push_back(target_status{std::move(name), {}, false, false, {}, {}, {}});
-        targets_.push_back(std::make_unique<refresh_target>(refresh_target{
-            statuses_.size() - 1, std::move(registry_ids), std::make_unique<asio::steady_timer>(context_), 0, false,
-            &statuses_}));
+    void add_target(std::vector<std::string> const& status_names, std::vector<std::string> registry_ids) {
+        std::vector<std::size_t> indices;
+        std::string name;
+        for (auto const& status_name : status_names) {
+            statuses_.push_back(target_status{status_name, {}, false, false, {}, {}, {}, {}, {}});
+            indices.push_back(statuses_.size() - 1);
+            name += (name.empty() ? "" : ",") + status_name;
+        }
+        targets_.push_back(std::make_unique<refresh_target>(
+            refresh_target{std::move(indices), std::move(registry_ids), std::make_unique<asio::steady_timer>(context_),
+                           target_refresh{policy_}, std::move(name), false}));
     }
 
-    asio::awaitable<bool> refresh(refresh_target& target) {
+    // The status of `registry_host` among the target's: the one whose registry id starts the host
+    // (<account>.dkr.ecr...), else the first.
+    target_status& status_of(refresh_target const& target, std::string_view registry_host) {
+        for (auto index : target.statuses) {
+            auto const& id = statuses_[index].name;
+            if (registry_host.size() > id.size() && registry_host.starts_with(id) && registry_host[id.size()] == '.')
+                return statuses_[index];
+        }
+        return statuses_[target.statuses.front()];
+    }
+
+    // One refresh of `target`, the steps as its target_refresh machine decides them; returns the
+    // wait before the next one.
+    asio::awaitable<wait_step> refresh(refresh_target& target) {
         metrics_.refresh_attempted();
         // Every Rancher request carries the API keys: an error answer that echoes them is not quoted.
         mask_in_peer_text(config_.rancher_access_key);
         mask_in_peer_text(config_.rancher_secret_key);
         auto const started = std::chrono::system_clock::now();
         refresh_outcome outcome;
-        std::optional<std::chrono::system_clock::time_point> received_at;  // of the tokens written now
-        if (next_token_source(target.kept, started, policy_) == token_source::kept) {
-            // A retry of the write: ECR throttles GetAuthorizationToken, and the token is still fresh.
-            received_at = target.kept->received_at;
-            spdlog::info("{}: writing the token ECR gave at {} again", target.status().name,
-                         format_utc(*received_at));
-            outcome = co_await write_tokens(rancher_, target.kept->tokens, config_.auto_create);
-        } else if (auto credentials = co_await aws_.credentials->credentials(); !credentials) {
-            // Cached: the provider is asked only when the credentials near their expiration.
-            spdlog::error("getting AWS credentials failed: {}", describe(credentials.error()));
-            outcome.problem = credentials.error();
-            outcome.reason = refresh_failure_reason::ecr;  // no ECR call without them
-        } else if (auto tokens = co_await fetch_ecr_tokens(ecr_, *credentials, target.registry_ids); !tokens) {
-            outcome.problem = tokens.error();
-            outcome.reason = refresh_failure_reason::ecr;
-        } else {
-            received_at = started;  // before the call: the lifetime is not overestimated
-            outcome = co_await write_tokens(rancher_, std::move(*tokens), config_.auto_create);
+        auto step = target.machine.start(started);
+        if (std::holds_alternative<fetch_tokens_step>(step)) {
+            if (auto credentials = co_await aws_.credentials->credentials(); !credentials) {
+                // Cached: the provider is asked only when the credentials near their expiration.
+                spdlog::error("getting AWS credentials failed: {}", describe(credentials.error()));
+                outcome.problem = credentials.error();
+                outcome.reason = refresh_failure_reason::ecr;  // no ECR call without them
+            } else if (auto tokens = co_await fetch_ecr_tokens(ecr_, *credentials, target.registry_ids); !tokens) {
+                outcome.problem = tokens.error();
+                outcome.reason = refresh_failure_reason::ecr;
+            } else {
+                step = target.machine.tokens_fetched(std::move(*tokens), started);
+            }
         }
-        // What was not written waits for the retries while next_token_source finds it fresh enough.
-        target.kept.reset();
-        if (!outcome.unwritten.empty() && received_at)
-            target.kept = kept_tokens{std::move(outcome.unwritten), *received_at};
+        if (auto* write = std::get_if<write_tokens_step>(&step)) {
+            // A retry of the write keeps the tokens: ECR throttles GetAuthorizationToken.
+            if (write->kept) spdlog::info("{}: writing the tokens ECR gave earlier again", target.name);
+            outcome = co_await write_tokens(*writer_, std::move(write->tokens));
+        }
         // The next refresh is hours away: by then every host has closed these connections.
         ecr_https_.close_idle_connections();
         rancher_https_.close_idle_connections();
         credential_clients_.close_idle_connections();
         auto const now = std::chrono::system_clock::now();
-        auto& status = target.status();
-        status.attempted = true;
-        for (auto const& token : outcome.tokens) {
-            // A nonsense expiry counts from when ECR gave the token, not from a later write.
-            auto expiry = assess_expiry(received_at.value_or(now), token.expires_at, policy_);
+        std::uniform_real_distribution<double> unit{0.0, 1.0};
+        auto wait = target.machine.finished(outcome, now, unit(random_));
+        for (std::size_t i = 0; i < outcome.tokens.size(); ++i) {
+            auto const& token = outcome.tokens[i];
+            auto const& expiry = wait.expiries[i];
             if (expiry.reported_ignored && !target.expiry_warned) {
                 spdlog::warn("ECR gave registry {} a token that claims to expire at {}; that cannot be right, so "
                              "its documented 12-hour lifetime is assumed",
                              token.registry_host, format_utc(token.expires_at));
                 target.expiry_warned = true;
             }
-            metrics_.token_written(token.registry_host, expiry.at, now);
+            metrics_.token_written(token.registry_host, token.credential, expiry.at, now);
+            auto& status = status_of(target, token.registry_host);
             status.registry_host = token.registry_host;
             status.token_expires_at = expiry.at;
+            status.credential = token.credential;
+            status.namespace_name = token.namespace_name;
+        }
+        for (auto index : target.statuses) {
+            auto& status = statuses_[index];
+            status.attempted = true;
+            status.last_refresh_ok = outcome.ok();
+            if (outcome.ok()) {
+                status.last_success = now;
+                status.last_error.clear();
+            } else {
+                status.last_error = describe(*outcome.problem);
+            }
         }
         if (outcome.ok()) {
-            status.last_refresh_ok = true;
-            status.last_success = now;
-            status.last_error.clear();
-            target.failures = 0;
             // With several accounts, the unlabelled series claims a success only once all have one.
             if (std::ranges::all_of(statuses_, &target_status::last_refresh_ok)) metrics_.every_target_succeeded(now);
         } else {
-            status.last_refresh_ok = false;
-            status.last_error = describe(*outcome.problem);
-            ++target.failures;
             metrics_.refresh_failed(to_string(outcome.reason));
         }
         probes_.targets_changed();
-        co_return outcome.ok();
+        co_return wait;
     }
 
     // refresh() counted in refreshes_under_way_, so that a stop waits only while one is. Not by a
     // guard object: a coroutine abandoned at exit is destroyed after this service.
-    asio::awaitable<bool> tracked_refresh(refresh_target& target) {
+    asio::awaitable<wait_step> tracked_refresh(refresh_target& target) {
         ++refreshes_under_way_;
         std::exception_ptr error;
-        bool ok = false;
+        wait_step wait{};
         try {
-            ok = co_await refresh(target);
+            wait = co_await refresh(target);
         } catch (...) {
             error = std::current_exception();
         }
         if (--refreshes_under_way_ == 0 && stopping_) grace_.cancel();  // nothing left to wait for
         if (error) std::rethrow_exception(error);
-        co_return ok;
+        co_return wait;
     }
 
     // The target's refresh_forever under supervision: an exception turns its health failing.
     supervised_task refresh_task(refresh_target& target) {
         return supervised_task{
-            .name = "the refresh task of " + target.status().name,
+            .name = "the refresh task of " + target.name,
             .run = [this, &target] { return refresh_forever(target); },
             .on_failure =
                 [this, &target](std::string const& error) {
-                    auto& status = target.status();
-                    status.attempted = true;
-                    status.last_refresh_ok = false;
-                    status.last_error = "the refresh task failed on an unexpected error (" + error +
-                                        "); it starts again after a backoff";
+                    for (auto index : target.statuses) {
+                        auto& status = statuses_[index];
+                        status.attempted = true;
+                        status.last_refresh_ok = false;
+                        status.last_error = "the refresh task failed on an unexpected error (" + error +
+                                            "); it starts again after a backoff";
+                    }
                     probes_.targets_changed();
                 },
             .keep_running = [this] { return !stopping_; },
@@ -275,18 +354,11 @@ private:
     }
 
     asio::awaitable<void> refresh_forever(refresh_target& target) {
-        std::uniform_real_distribution<double> unit{0.0, 1.0};
         while (!stopping_) {
-            bool ok = co_await tracked_refresh(target);
-            auto const now = std::chrono::system_clock::now();
-            auto const& status = target.status();
-            auto delay = ok && status.token_expires_at
-                             ? delay_after_success(now, *status.token_expires_at, policy_)
-                             : delay_after_failure(target.failures, now, status.token_expires_at, policy_,
-                                                   [&] { return unit(random_); });
+            auto wait = co_await tracked_refresh(target);
             if (stopping_) break;
-            spdlog::info("{}: next refresh in {}", status.name, seconds_text(delay));
-            target.timer->expires_after(delay);
+            spdlog::info("{}: next refresh in {}", target.name, seconds_text(wait.delay));
+            target.timer->expires_after(wait.delay);
             co_await target.timer->async_wait(use_tuple);
         }
     }
@@ -320,7 +392,8 @@ private:
     timed_transport ecr_transport_;
     timed_transport rancher_transport_;
     ecr_client ecr_;
-    rancher_client rancher_;
+    std::unique_ptr<rancher_client> cattle_client_;  // Rancher 1.x: behind writer_
+    std::unique_ptr<credential_writer> writer_;
     service_metrics metrics_;
     schedule_policy policy_;
     std::mt19937_64 random_;
@@ -436,9 +509,9 @@ int run_service(service_config const& config, aws_settings const& aws) {
             return 2;
         }
         spdlog::info(
-            "rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, Rancher at {}, ECR in {} for {}",
-            RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(), config.rancher_url->origin(),
-            running.region(), running.describe_targets());
+            "rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, {} at {}, ECR in {} for {}",
+            RANCHER_ECR_CREDENTIALS_VERSION, config.listen_address, (*server)->port(), describe_rancher_api(config),
+            config.rancher_url->origin(), running.region(), running.describe_targets());
         // Supervised as the other top-level tasks: a throw is logged and the server runs again.
         spawn_supervised(context.get_executor(), supervised_task{.name = "the probe server",
                                                                  .run = [s = server->get()] { return s->run(); },

@@ -13,6 +13,13 @@
 #include "aws/sigv4.hpp"
 #include "peer_text.hpp"
 
+// GCC 12 flags Asio's coroutine frames (allocated by aligned_new, freed through the frame's sized
+// operator delete) as a mismatched pair once both are inlined into a coroutine: a false positive,
+// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=109224, https://github.com/chriskohlhoff/asio/issues/1391.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace rancher_ecr {
 
 namespace asio = boost::asio;

@@ -50,6 +50,10 @@ health_report evaluate_health(std::vector<target_status> const& targets, std::ch
         if (first_error.empty()) first_error = target.last_error;
         registries.push_back(boost::json::object{{"name", target.name},
                                                  {"registry", text_or_null(target.registry_host)},
+                                                 {"credential", text_or_null(target.credential)},
+                                                 {"namespace", target.namespace_name
+                                                                   ? boost::json::value(*target.namespace_name)
+                                                                   : boost::json::value(nullptr)},
                                                  {"status", status},
                                                  {"last_success", time_or_null(target.last_success)},
                                                  {"token_expires_at", time_or_null(target.token_expires_at)},

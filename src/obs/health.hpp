@@ -16,6 +16,8 @@ struct target_status {
     std::optional<std::chrono::system_clock::time_point> last_success;
     std::optional<std::chrono::system_clock::time_point> token_expires_at;  // of the token in Rancher
     std::string last_error;  // of the last refresh, empty after a success; never holds a secret
+    std::string credential;  // Rancher 2.x: the name of the credential holding the host; empty for 1.x
+    std::optional<std::string> namespace_name;  // Rancher 2.x namespaced credentials: the namespaces
 };
 
 struct health_report {

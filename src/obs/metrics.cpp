@@ -95,10 +95,18 @@ void service_metrics::refresh_failed(std::string_view reason) {
     ++generation_;
 }
 
-void service_metrics::token_written(std::string const& registry_host, std::chrono::system_clock::time_point expires_at,
+void service_metrics::token_written(std::string const& registry_host, std::string const& credential,
+                                    std::chrono::system_clock::time_point expires_at,
                                     std::chrono::system_clock::time_point written_at) {
-    token_expiry_seconds_[registry_host] = unix_seconds(expires_at);
-    registry_success_seconds_[registry_host] = unix_seconds(written_at);
+    std::string labels = "{registry=";
+    append_label_value(labels, registry_host);
+    if (!credential.empty()) {
+        labels += ",credential=";
+        append_label_value(labels, credential);
+    }
+    labels += '}';
+    token_expiry_seconds_[labels] = unix_seconds(expires_at);
+    registry_success_seconds_[labels] = unix_seconds(written_at);
     ++generation_;
 }
 
@@ -121,22 +129,14 @@ std::string const& service_metrics::render() {
     append_family(text_, "registry_last_success_timestamp_seconds", "gauge",
                   "Unix time at which the token of a registry was last written into Rancher; no series before "
                   "the first.");
-    for (auto const& [host, seconds] : registry_success_seconds_) {
-        labels = "{registry=";
-        append_label_value(labels, host);
-        labels += '}';
-        append_sample(text_, "registry_last_success_timestamp_seconds", labels, seconds);
-    }
+    for (auto const& [series, seconds] : registry_success_seconds_)
+        append_sample(text_, "registry_last_success_timestamp_seconds", series, seconds);
 
     append_family(text_, "token_expiry_timestamp_seconds", "gauge",
                   "Unix time at which the token written into Rancher for a registry expires (ECR's expiresAt; "
                   "12 hours after the write when ECR reports an expiry already past or weeks away).");
-    for (auto const& [host, seconds] : token_expiry_seconds_) {
-        labels = "{registry=";
-        append_label_value(labels, host);
-        labels += '}';
-        append_sample(text_, "token_expiry_timestamp_seconds", labels, seconds);
-    }
+    for (auto const& [series, seconds] : token_expiry_seconds_)
+        append_sample(text_, "token_expiry_timestamp_seconds", series, seconds);
 
     append_family(text_, "refresh_attempts_total", "counter", "Refreshes started (ECR token fetch and Rancher write).");
     append_sample(text_, "refresh_attempts_total", "", static_cast<double>(attempts_));

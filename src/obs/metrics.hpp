@@ -38,9 +38,10 @@ public:
     void every_target_succeeded(std::chrono::system_clock::time_point at);
     void refresh_failed(std::string_view reason);  // ecr, rancher, registry_not_found
     // The token of `registry_host` was written into Rancher at `written_at` and expires at
-    // `expires_at`: that registry's own series.
-    void token_written(std::string const& registry_host, std::chrono::system_clock::time_point expires_at,
-                       std::chrono::system_clock::time_point written_at);
+    // `expires_at`: that registry's own series, labelled `credential` too when not empty (Rancher
+    // 2.x: the credentials' names).
+    void token_written(std::string const& registry_host, std::string const& credential,
+                       std::chrono::system_clock::time_point expires_at, std::chrono::system_clock::time_point written_at);
     void ecr_request(std::chrono::steady_clock::duration elapsed) { ecr_requests_.observe(elapsed); ++generation_; }
     void rancher_request(std::chrono::steady_clock::duration elapsed) {
         rancher_requests_.observe(elapsed);
@@ -57,8 +58,9 @@ private:
     double last_success_seconds_ = 0;
     std::uint64_t attempts_ = 0;
     std::map<std::string, std::uint64_t, std::less<>> failures_;
-    std::map<std::string, double, std::less<>> token_expiry_seconds_;    // by registry host
-    std::map<std::string, double, std::less<>> registry_success_seconds_;  // by registry host
+    // By label set: {registry="..."} or {registry="...",credential="..."}.
+    std::map<std::string, double, std::less<>> token_expiry_seconds_;
+    std::map<std::string, double, std::less<>> registry_success_seconds_;
     duration_histogram ecr_requests_;
     duration_histogram rancher_requests_;
     std::uint64_t generation_ = 1;

@@ -49,7 +49,7 @@ public:
     // removed it) is skipped, not a failure, as long as the password went into another one.
     // Completes with what was done, or with the first failure: the transport's, a Rancher error
     // (kind service: status, code, fieldName; retryable per is_retryable_rancher_error), a
-    // malformed answer (kind bad_response), or code "RegistryNotFound" naming the host when no
+    // malformed answer (kind bad_response), or refusal::registry_not_found naming the host when no
     // registry matches and !auto_create. Discovery runs on the first call and is kept.
     boost::asio::awaitable<result<rancher_write_report>> write_registry_credential(std::string registry_host,
                                                                                    std::string username,

@@ -117,22 +117,13 @@ result<rancher_credential> read_credential(row_reader const& reader, row_head he
     return out;
 }
 
-result<json::object> parse_object(std::string_view body, std::string_view what) {
-    if (body.empty()) return malformed(what, "the body is empty");
-    boost::system::error_code ec;
-    json::value root = json::parse(body, ec);
-    // The parser's message names the problem ("incomplete JSON"), not the input.
-    if (ec) return malformed(what, "not valid JSON (" + ec.message() + ")");
-    if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{json_kind_name(root.kind())});
-    return std::move(root.get_object());
-}
 
 template <class T>
 using row_parser = result<T> (*)(row_reader const&, row_head);
 
 template <class T>
 result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_object(body, "collection");
+    auto root = parse_rancher_object(body, "collection");
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr) return malformed("collection", "data is missing (not a collection?)");
@@ -170,7 +161,7 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
 
 template <class T>
 result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_object(body, "resource");
+    auto root = parse_rancher_object(body, "resource");
     if (!root) return root.error();
     row_reader reader{*root, "resource"};
     auto head = read_head(reader);
@@ -210,6 +201,16 @@ bool lower_id(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+result<json::object> parse_rancher_object(std::string_view body, std::string_view what) {
+    if (body.empty()) return malformed(what, "the body is empty");
+    boost::system::error_code ec;
+    json::value root = json::parse(body, ec);
+    // The parser's message names the problem ("incomplete JSON"), not the input.
+    if (ec) return malformed(what, "not valid JSON (" + ec.message() + ")");
+    if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{json_kind_name(root.kind())});
+    return std::move(root.get_object());
+}
+
 bool is_removed_row(std::string_view state, bool removed_is_set) {
     static constexpr std::array<std::string_view, 4> gone{"removing", "removed", "purging", "purged"};
     return removed_is_set || std::ranges::find(gone, state) != gone.end();
@@ -230,7 +231,7 @@ result<rancher_credential> parse_credential(std::string_view body) {
 }
 
 result<rancher_collections> parse_schemas(std::string_view body) {
-    auto root = parse_object(body, "schemas answer");
+    auto root = parse_rancher_object(body, "schemas answer");
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr || !data->is_array()) return malformed("schemas answer", "data is missing or not an array");
@@ -364,11 +365,20 @@ failure registry_not_found(std::string_view host, std::string_view api) {
     failure out = make_failure(failure_kind::service, "no Rancher registry for " + std::string{host} + " at " +
                                                           std::string{api} + "; add one with server address " +
                                                           std::string{host} + ", or set AUTO_CREATE=true");
-    out.code = "RegistryNotFound";
+    out.refused = refusal::registry_not_found;
     return out;
 }
 
 failure parse_rancher_error(int http_status, std::string_view body, std::string_view operation) {
+    failure out = parse_rancher_error_answer(http_status, body, operation);
+    if (auto hint = operator_hint(http_status, out.code); !hint.empty()) {
+        out.message += "; ";
+        out.message += hint;
+    }
+    return out;
+}
+
+failure parse_rancher_error_answer(int http_status, std::string_view body, std::string_view operation) {
     failure out;
     out.kind = failure_kind::service;
     out.http_status = http_status;
@@ -380,7 +390,15 @@ failure parse_rancher_error(int http_status, std::string_view body, std::string_
     std::string_view const bounded = body.substr(0, 64 * 1024);
     boost::system::error_code ec;
     json::value const root = json::parse(bounded, ec);
-    if (!ec && root.is_object() && (root.get_object().contains("code") || root.get_object().contains("fieldName"))) {
+    auto const is_error_type = [](json::object const& fields) {
+        auto const* type = fields.if_contains("type");
+        return type != nullptr && type->is_string() && type->get_string() == "error";
+    };
+    // Rancher 2's answer to a request without a key has neither code nor field ({"type":"error",
+    // "status":"401","message":...}, §2.1).
+    if (!ec && root.is_object() &&
+        (root.get_object().contains("code") || root.get_object().contains("fieldName") ||
+         is_error_type(root.get_object()))) {
         auto const& fields = root.get_object();
         out.code = id_of(fields, "code");
         auto const field = id_of(fields, "fieldName");
@@ -392,10 +410,6 @@ failure parse_rancher_error(int http_status, std::string_view body, std::string_
         if (!message.empty() && message != out.code) out.message += ": " + message;
     } else if (auto excerpt = sanitised_excerpt(bounded, 200); !excerpt.empty()) {
         out.message += ", not a Rancher error: " + excerpt;
-    }
-    if (auto hint = operator_hint(http_status, out.code); !hint.empty()) {
-        out.message += "; ";
-        out.message += hint;
     }
     return out;
 }

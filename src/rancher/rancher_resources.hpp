@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "error.hpp"
 
 namespace rancher_ecr {
@@ -142,8 +144,8 @@ std::string registry_create_body(std::string_view host);
 // classified (timeouts and broken connections are the transport's failures, retryable there).
 bool is_retryable_rancher_error(int http_status);
 
-// The failure when no registry matches `host` and none may be created: kind service, code
-// "RegistryNotFound", naming the host and the API base `api`, and what the operator can do.
+// The failure when no registry matches `host` and none may be created: kind service, refused
+// refusal::registry_not_found, naming the host and the API base `api`, and what the operator can do.
 failure registry_not_found(std::string_view host, std::string_view api);
 
 // Turns an error answer into a failure of kind service: Cattle's {"type":"error","status":..,
@@ -152,5 +154,12 @@ failure registry_not_found(std::string_view host, std::string_view api);
 // /v2-beta/registrycredentials/1c34"), then the status, code, field and message, and a hint for
 // 401/403/404. `code` holds Rancher's code. Never quotes what we sent.
 failure parse_rancher_error(int http_status, std::string_view body, std::string_view operation);
+// The same without the hint: the part that Cattle's errors and norman's (whose `status` may be a
+// string) share.
+failure parse_rancher_error_answer(int http_status, std::string_view body, std::string_view operation);
+
+// The JSON object of an answer; an empty body, invalid JSON or another value is a bad_response
+// failure ("malformed Rancher <what>: ...").
+result<boost::json::object> parse_rancher_object(std::string_view body, std::string_view what);
 
 }  // namespace rancher_ecr

@@ -32,6 +32,42 @@ result<url> normalise_cattle_url(url base) {
     return base;
 }
 
+result<rancher_api_choice> classify_cattle_url(url base) {
+    if (base.target.find('?') != std::string::npos) {
+        auto checked = normalise_cattle_url(base);  // the message for a query
+        if (!checked) return checked.error();
+    }
+    std::string path = base.target;
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    rancher_api_choice choice{std::nullopt, base, {}};
+    if (path.empty()) {
+        choice.api.target = "/";
+        return choice;
+    }
+    // The "/v3" segment, with what comes before it (a path prefix of a proxy) and after it.
+    std::size_t v3 = path.ends_with("/v3") ? path.size() - 3 : path.find("/v3/");
+    if (v3 == std::string::npos) {
+        choice.generation = rancher_generation::cattle;
+        return choice;
+    }
+    choice.generation = rancher_generation::norman;
+    choice.api.target = path.substr(0, v3 + 3);
+    std::string_view rest = std::string_view{path}.substr(v3 + 3);
+    if (rest.empty()) return choice;
+    for (std::string_view prefix : {"/projects/", "/project/"}) {
+        if (!rest.starts_with(prefix)) continue;
+        auto id = rest.substr(prefix.size());
+        if (!id.empty() && id.find('/') == std::string_view::npos && id.find(':') != std::string_view::npos) {
+            choice.project = std::string{id};
+            return choice;
+        }
+    }
+    return make_failure(failure_kind::config,
+                        "CATTLE_URL '" + without_user_info(base.text()) +
+                            "' is no Rancher API base; for Rancher 2.x give " + base.origin() + choice.api.target +
+                            " or " + base.origin() + choice.api.target + "/projects/<cluster>:<project>");
+}
+
 result<url> resolve_rancher_link(url const& base, std::string_view link) {
     url out = base;
     if (link.starts_with("/") && !link.starts_with("//")) {

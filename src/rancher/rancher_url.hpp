@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,24 @@ result<url> normalise_cattle_url(std::string_view text);
 
 // The same normalisation for an already parsed URL.
 result<url> normalise_cattle_url(url base);
+
+// Which Rancher API a URL names: 1.x (Cattle, v1 / v2-beta) or 2.x (norman v3).
+enum class rancher_generation { cattle, norman };
+
+// What CATTLE_URL says about the API behind it.
+struct rancher_api_choice {
+    // nullopt for a bare origin ("https://rancher.example.com", trailing slash or not): ask the
+    // server (GET /v3, is_norman_discovery_answer).
+    std::optional<rancher_generation> generation;
+    url api;              // 2.x: ".../v3" (a path prefix before it kept); else the URL as given
+    std::string project;  // 2.x: the project id in ".../v3/projects/<id>" or ".../v3/project/<id>"
+};
+
+// ".../v3", ".../v3/projects/<cluster>:<project>" and ".../v3/project/<cluster>:<project>" are
+// Rancher 2.x; a bare origin is to be discovered; anything else stays Rancher 1.x, as today
+// (normalise_cattle_url). Fails (kind config, naming CATTLE_URL) for another path under /v3 and,
+// as normalise_cattle_url, for a query.
+result<rancher_api_choice> classify_cattle_url(url base);
 
 // Where to send a request for `link`, a URL that Rancher put in an answer (X-API-Schemas,
 // links.collection, links.self, pagination.next): its path and query on `base`'s origin.

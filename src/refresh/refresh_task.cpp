@@ -9,20 +9,6 @@
 
 namespace rancher_ecr {
 
-std::string_view to_string(refresh_failure_reason reason) {
-    switch (reason) {
-        case refresh_failure_reason::ecr: return "ecr";
-        case refresh_failure_reason::rancher: return "rancher";
-        case refresh_failure_reason::registry_not_found: return "registry_not_found";
-    }
-    return "ecr";
-}
-
-std::optional<std::chrono::system_clock::time_point> refresh_outcome::earliest_expiry() const {
-    if (tokens.empty()) return std::nullopt;
-    return std::ranges::min(tokens, {}, &written_token::expires_at).expires_at;
-}
-
 boost::asio::awaitable<result<std::vector<ecr_authorization>>> fetch_ecr_tokens(
     ecr_client& ecr, aws_credentials const& credentials, std::vector<std::string> const& registry_ids) {
     // The access key id goes in the Authorization header, the session token in its own; the secret
@@ -39,29 +25,35 @@ boost::asio::awaitable<result<std::vector<ecr_authorization>>> fetch_ecr_tokens(
     co_return std::move(*tokens);
 }
 
-boost::asio::awaitable<refresh_outcome> write_tokens(rancher_client& rancher, std::vector<ecr_authorization> tokens,
-                                                     bool auto_create) {
+boost::asio::awaitable<refresh_outcome> write_tokens(credential_writer& writer, std::vector<ecr_authorization> tokens) {
+    auto const report = co_await writer.write(tokens);
     refresh_outcome outcome;
     for (auto& token : tokens) {
-        auto written =
-            co_await rancher.write_registry_credential(token.registry_host, token.username, token.password, auto_create);
-        if (!written) {
-            spdlog::error("writing the credential of registry {} to Rancher failed: {}", token.registry_host,
-                          describe(written.error()));
+        std::optional<failure> problem;
+        std::vector<std::string> credentials;
+        std::vector<std::string> namespaces;
+        for (auto const& entry : report.hosts) {
+            if (entry.registry_host != token.registry_host) continue;
+            if (entry.problem && !problem) problem = entry.problem;
+            if (!entry.credential.empty() && std::ranges::find(credentials, entry.credential) == credentials.end())
+                credentials.push_back(entry.credential);
+            if (entry.namespace_name) namespaces.push_back(*entry.namespace_name);
+        }
+        if (problem) {
             if (!outcome.problem) {
-                outcome.problem = written.error();
-                outcome.reason = written.error().code == "RegistryNotFound" ? refresh_failure_reason::registry_not_found
-                                                                              : refresh_failure_reason::rancher;
+                outcome.problem = problem;
+                outcome.reason = problem->refused == refusal::registry_not_found ? refresh_failure_reason::registry_not_found
+                                                                                  : refresh_failure_reason::rancher;
             }
-            outcome.unwritten.push_back(std::move(token));
             continue;
         }
-        spdlog::info("registry {} (Rancher registry {}): credential written ({} updated, {} created{}), token "
-                     "expires at {}",
-                     token.registry_host, written->registry_id, written->credentials_updated,
-                     written->credentials_created, written->registry_created ? ", registry created" : "",
-                     format_utc(token.expires_at));
-        outcome.tokens.push_back({token.registry_host, token.expires_at});
+        auto comma_list = [](std::vector<std::string> const& names) {
+            std::string text;
+            for (auto const& name : names) text += (text.empty() ? "" : ",") + name;
+            return text;
+        };
+        outcome.tokens.push_back({token.registry_host, token.expires_at, comma_list(credentials),
+                                  namespaces.empty() ? std::nullopt : std::optional{comma_list(namespaces)}});
     }
     co_return outcome;
 }

@@ -10,30 +10,10 @@
 #include "aws/credentials.hpp"
 #include "aws/ecr_client.hpp"
 #include "error.hpp"
-#include "rancher/rancher_client.hpp"
+#include "rancher/credential_writer.hpp"
+#include "refresh/refresh_outcome.hpp"
 
 namespace rancher_ecr {
-
-// Why a refresh failed, as the refresh-failure metric labels it.
-enum class refresh_failure_reason { ecr, rancher, registry_not_found };
-
-std::string_view to_string(refresh_failure_reason reason);
-
-// What one refresh did. On success every token was written to Rancher.
-struct refresh_outcome {
-    struct written_token {
-        std::string registry_host;
-        std::chrono::system_clock::time_point expires_at;  // as ECR reported it
-    };
-    std::vector<written_token> tokens;          // the tokens written, even when a later one failed
-    std::vector<ecr_authorization> unwritten;   // the tokens whose write failed, for the retry (secrets)
-    std::optional<failure> problem;             // the first failure, if any
-    refresh_failure_reason reason = refresh_failure_reason::ecr;  // meaningful with a problem
-
-    bool ok() const { return !problem; }
-    // The earliest expiry among the tokens written, if any.
-    std::optional<std::chrono::system_clock::time_point> earliest_expiry() const;
-};
 
 // The refresh of one target takes two steps, so that a retry of the second need not repeat the
 // first (ECR throttles GetAuthorizationToken; see next_token_source for when a token is kept).
@@ -45,10 +25,9 @@ struct refresh_outcome {
 boost::asio::awaitable<result<std::vector<ecr_authorization>>> fetch_ecr_tokens(
     ecr_client& ecr, aws_credentials const& credentials, std::vector<std::string> const& registry_ids);
 
-// Step 2: writes each of `tokens` into the Rancher registry of its host. A token that fails to be
-// written does not keep the others from being written; it is handed back in `unwritten`. Completes
-// with what was done, each failure logged; never throws for I/O or remote failures.
-boost::asio::awaitable<refresh_outcome> write_tokens(rancher_client& rancher, std::vector<ecr_authorization> tokens,
-                                                     bool auto_create);
+// Step 2: writes `tokens` into Rancher through `writer`. A token that fails to be written (in any
+// of its places) does not keep the others from being written. Completes with what was done, each
+// failure logged by the writer; never throws for I/O or remote failures.
+boost::asio::awaitable<refresh_outcome> write_tokens(credential_writer& writer, std::vector<ecr_authorization> tokens);
 
 }  // namespace rancher_ecr

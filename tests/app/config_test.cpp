@@ -649,5 +649,55 @@ TEST(load_config, proxy_values_in_messages_are_escaped) {
     EXPECT_LT(message.size(), 600u);
 }
 
+TEST(load_config, cattle_url_chooses_the_rancher_api) {
+    EXPECT_EQ(loaded({{"CATTLE_URL", "http://rancher:8080/v2-beta"}}).rancher_api, rancher_generation::cattle);
+    EXPECT_EQ(loaded({{"CATTLE_URL", "https://rancher.example.com"}}).rancher_api, std::nullopt);
+    auto v3 = loaded({{"CATTLE_URL", "https://rancher.example.com/v3"}, {"RANCHER_PROJECT", "local/Default"}});
+    EXPECT_EQ(v3.rancher_api, rancher_generation::norman);
+    EXPECT_EQ(v3.rancher_project, "local/Default");
+    auto with_project = loaded({{"CATTLE_URL", "https://rancher.example.com/v3/projects/c-abcde:p-xyz12"}});
+    EXPECT_EQ(with_project.rancher_project, "c-abcde:p-xyz12");
+    EXPECT_EQ(loaded({{"CATTLE_URL", "https://rancher.example.com/v3/projects/c-abcde:p-xyz12"},
+                      {"RANCHER_PROJECT", "c-abcde:p-xyz12"}})
+                  .rancher_project,
+              "c-abcde:p-xyz12");
+}
+
+TEST(load_config, rancher_2_needs_a_project_that_agrees_with_the_url) {
+    EXPECT_TRUE(contains(failure_of({{"CATTLE_URL", "https://rancher.example.com/v3"}}), "RANCHER_PROJECT is not set"));
+    auto conflict = failure_of({{"CATTLE_URL", "https://rancher.example.com/v3/projects/c-abcde:p-xyz12"},
+                                {"RANCHER_PROJECT", "c-abcde:p-other"}});
+    EXPECT_TRUE(contains(conflict, "RANCHER_PROJECT")) << conflict;
+    EXPECT_TRUE(contains(conflict, "conflicts with the project in CATTLE_URL")) << conflict;
+    EXPECT_TRUE(contains(failure_of({{"CATTLE_URL", "http://rancher:8080/v2-beta"}, {"RANCHER_PROJECT", "Default"}}),
+                         "RANCHER_PROJECT is for Rancher 2.x"));
+    EXPECT_TRUE(contains(failure_of({{"CATTLE_URL", "https://r/v3"}, {"RANCHER_PROJECT", "c-abcde:"}}),
+                         "RANCHER_PROJECT=\"c-abcde:\" is invalid"));
+    EXPECT_TRUE(contains(failure_of({{"CATTLE_URL", "https://r/v3"}, {"RANCHER_PROJECT", "/Default"}}),
+                         "RANCHER_PROJECT"));
+    EXPECT_TRUE(contains(failure_of({{"CATTLE_URL", "https://r/v3/clusters"}}), "CATTLE_URL"));
+}
+
+TEST(load_config, namespaces_credential_name_and_the_rancher_ca_bundle) {
+    temporary_file bundle;
+    auto config = loaded({{"CATTLE_URL", "https://r/v3"},
+                          {"RANCHER_PROJECT", "Default"},
+                          {"RANCHER_NAMESPACE", " apps, jobs ,apps"},
+                          {"RANCHER_CREDENTIAL_NAME", "ecr-pull"},
+                          {"CATTLE_CA_BUNDLE", bundle.path()}});
+    EXPECT_EQ(config.rancher_namespaces, (std::vector<std::string>{"apps", "jobs"}));
+    EXPECT_EQ(config.rancher_credential_name, "ecr-pull");
+    EXPECT_EQ(config.rancher_ca_bundle, bundle.path());
+    EXPECT_TRUE(loaded({{"CATTLE_URL", "https://r/v3"}, {"RANCHER_PROJECT", "Default"}}).rancher_namespaces.empty());
+
+    auto bad_name = failure_of({{"RANCHER_CREDENTIAL_NAME", "Bad_Name"}});
+    EXPECT_TRUE(contains(bad_name, "RANCHER_CREDENTIAL_NAME=\"Bad_Name\" is invalid")) << bad_name;
+    EXPECT_TRUE(contains(bad_name, "DNS-1123"));
+    EXPECT_TRUE(contains(failure_of({{"RANCHER_NAMESPACE", "apps,Jobs"}}), "RANCHER_NAMESPACE"));
+    EXPECT_TRUE(contains(failure_of({{"RANCHER_NAMESPACE", "apps,,jobs"}}), "RANCHER_NAMESPACE"));
+    auto missing_bundle = failure_of({{"CATTLE_CA_BUNDLE", "/nonexistent/ca.pem"}});
+    EXPECT_TRUE(contains(missing_bundle, "CATTLE_CA_BUNDLE=\"/nonexistent/ca.pem\" cannot be used")) << missing_bundle;
+}
+
 }  // namespace
 }  // namespace rancher_ecr

@@ -11,7 +11,7 @@ std::chrono::system_clock::time_point const now = std::chrono::sys_days{std::chr
 
 class probe_answers_test : public ::testing::Test {
 protected:
-    std::vector<target_status> targets_{target_status{"default", {}, false, false, {}, {}, {}}};
+    std::vector<target_status> targets_{target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
     service_metrics metrics_{"1.2.3"};
     probe_answers probes_{targets_, metrics_};
 };

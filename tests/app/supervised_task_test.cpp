@@ -16,6 +16,7 @@
 
 #include "aws/ecr_client.hpp"
 #include "obs/health.hpp"
+#include "rancher/cattle_writer.hpp"
 #include "rancher/rancher_client.hpp"
 #include "refresh/refresh_task.hpp"
 
@@ -155,14 +156,15 @@ TEST_F(supervised_task_test, a_refresh_that_throws_turns_the_target_failing_and_
     buggy_transport transport;
     ecr_client ecr{transport, "eu-west-1", *parse_url("https://ecr.test")};
     rancher_client rancher{transport, *parse_url("http://rancher.test/v2-beta"), "", ""};
+    cattle_writer writer{rancher, false};
     aws_credentials credentials{"AKIDEXAMPLE", "secret", "", std::nullopt, "environment"};
-    std::vector<target_status> statuses{target_status{"default", {}, false, false, {}, {}, {}}};
+    std::vector<target_status> statuses{target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
     int completed = 0;
     auto t = task("the refresh task of default", [&]() -> asio::awaitable<void> {
         // As service::refresh() does: the tokens from ECR, then each written into Rancher.
         auto tokens = co_await fetch_ecr_tokens(ecr, credentials, {});
         refresh_outcome outcome;
-        if (tokens) outcome = co_await write_tokens(rancher, std::move(*tokens), false);
+        if (tokens) outcome = co_await write_tokens(writer, std::move(*tokens));
         else outcome.problem = tokens.error();
         statuses[0].attempted = true;
         statuses[0].last_refresh_ok = outcome.ok();

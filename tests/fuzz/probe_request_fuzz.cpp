@@ -104,8 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     std::string_view const input{reinterpret_cast<char const*>(data), size};
     std::vector<target_status> targets{
         target_status{"123456789012", "123456789012.dkr.ecr.us-east-1.amazonaws.com", true, true, now,
-                      now + std::chrono::hours{12}, {}},
-        target_status{"default", {}, false, false, {}, {}, {}}};
+                      now + std::chrono::hours{12}, {}, {}, {}},
+        target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
     service_metrics metrics{"1.2.3"};
     probe_answers probes{targets, metrics};
 

@@ -1,16 +1,20 @@
-// Rancher 1.x (Cattle) JSON: collection pages of registries and credentials, single resources,
+// Rancher JSON. 1.x (Cattle): collection pages of registries and credentials, single resources,
 // the schemas answer, error bodies, and the serverAddress matching that picks what is written.
+// 2.x (norman): projects, clusters and docker credentials, the discovery answer, error bodies, and
+// the plan of what is written (never a credential holding a host without a fresh token).
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "fuzz_check.hpp"
+#include "rancher/norman_resources.hpp"
 #include "rancher/rancher_resources.hpp"
 
 namespace {
@@ -118,6 +122,45 @@ void check_error(int status, std::string_view body) {
     FUZZ_CHECK(f.message.size() <= operation.size() + 1200, f.message);
 }
 
+void check_norman(int status, std::string_view body) {
+    if (auto page = parse_project_page(body)) {
+        FUZZ_CHECK(page->items.size() == row_count(body), body);
+        for (auto const& project : page->items) FUZZ_CHECK(!project.id.empty() && !project.docker_credentials_link.empty(), body);
+    } else {
+        check_failure(page.error());
+    }
+    if (auto project = parse_project(body); !project) check_failure(project.error());
+    if (auto clusters = parse_cluster_page(body); !clusters) check_failure(clusters.error());
+    if (auto page = parse_docker_credential_page(body)) {
+        FUZZ_CHECK(page->items.size() == row_count(body), body);
+        std::vector<std::string> fresh;
+        for (auto const& credential : page->items) {
+            FUZZ_CHECK(!credential.id.empty() && !credential.update_link.empty(), body);
+            if (!credential.registries.empty()) fresh.push_back(registry_host_of(credential.registries.front()));
+        }
+        std::erase(fresh, std::string{});
+        auto const plan = plan_norman_writes(page->items, fresh, true, std::nullopt);
+        // Every host of an updated credential has a fresh token; every refused one holds another.
+        for (auto const& update : plan.updates) {
+            for (auto const& key : update.credential.registries)
+                FUZZ_CHECK(std::ranges::find(fresh, registry_host_of(key)) != fresh.end(), body);
+        }
+        for (auto const& refused : plan.refusals)
+            FUZZ_CHECK(std::ranges::find(fresh, refused.foreign_host) == fresh.end(), body);
+        for (auto const& create : plan.creates) FUZZ_CHECK(is_dns1123_subdomain(create.name), create.name);
+    } else {
+        check_failure(page.error());
+    }
+    if (auto credential = parse_docker_credential(body); !credential) check_failure(credential.error());
+    (void)is_norman_discovery_answer(status, body);
+    constexpr std::string_view operation = "Rancher PUT /v3/project/c-abcde:p-xyz12/dockercredentials/p-xyz12:ecr";
+    auto const f = parse_norman_error(status, body, operation);
+    FUZZ_CHECK(f.kind == failure_kind::service && f.http_status == status, f.message);
+    FUZZ_CHECK(printable_ascii(f.message), f.message);
+    FUZZ_CHECK(f.retryable == is_retryable_rancher_error(status), f.message);
+    FUZZ_CHECK(is_dns1123_subdomain(default_credential_name(body.substr(0, 300))), body);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
@@ -126,6 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     check_resources(body);
     static constexpr std::array<int, 7> statuses{400, 401, 403, 404, 422, 500, 503};
     check_error(statuses[size % statuses.size()], body);
+    check_norman(statuses[size % statuses.size()], body);
     check_host_matching(body.substr(0, 300));
     return 0;
 }

@@ -87,5 +87,18 @@ TEST(evaluate_health, one_target_still_starting_hides_the_others_success_time) {
     EXPECT_TRUE(body.at("last_success").is_null());
 }
 
+TEST(evaluate_health, each_entry_names_its_credential_and_namespace) {
+    auto rancher_1 = fresh("111111111111");
+    auto namespaced = fresh("222222222222");
+    namespaced.credential = "ecr-222222222222-us-east-1";
+    namespaced.namespace_name = "apps";
+    auto body = body_of(evaluate_health({rancher_1, namespaced}, now));
+    auto const& entries = body.at("registries").as_array();
+    EXPECT_TRUE(entries.at(0).at("credential").is_null());
+    EXPECT_TRUE(entries.at(0).at("namespace").is_null());
+    EXPECT_EQ(entries.at(1).at("credential").as_string(), "ecr-222222222222-us-east-1");
+    EXPECT_EQ(entries.at(1).at("namespace").as_string(), "apps");
+}
+
 }  // namespace
 }  // namespace rancher_ecr

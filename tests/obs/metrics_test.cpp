@@ -59,7 +59,7 @@ TEST(service_metrics, renders_every_family_with_its_type) {
     metrics.refresh_attempted();
     metrics.refresh_attempted();
     metrics.refresh_failed("rancher");
-    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
     metrics.every_target_succeeded(at(1'800'000'000));
     metrics.ecr_request(20ms);
     auto const& text = metrics.render();
@@ -91,7 +91,7 @@ TEST(service_metrics, each_registry_has_its_own_last_success_and_none_is_claimed
     service_metrics metrics{"1"};
     auto const first = "111111111111.dkr.ecr.us-east-1.amazonaws.com";
     metrics.refresh_attempted();
-    metrics.token_written(first, at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written(first, "", at(1'800'043'200), at(1'800'000'000));
     metrics.refresh_attempted();
     metrics.refresh_failed("registry_not_found");
     auto text = metrics.render();
@@ -105,7 +105,7 @@ TEST(service_metrics, each_registry_has_its_own_last_success_and_none_is_claimed
               std::string::npos) << text;
 
     // The second account's registry appears: both are written, and now every target has succeeded.
-    metrics.token_written("222222222222.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'260), at(1'800'000'060));
+    metrics.token_written("222222222222.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'260), at(1'800'000'060));
     metrics.every_target_succeeded(at(1'800'000'060));
     text = metrics.render();
     EXPECT_NE(text.find("registry_last_success_timestamp_seconds{registry=\"111111111111.dkr.ecr.us-east-1."
@@ -132,8 +132,8 @@ TEST(service_metrics, passes_promtool_check_metrics) {
     service_metrics metrics{"0.1.0"};
     metrics.refresh_attempted();
     metrics.refresh_failed("ecr");
-    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'200), at(1'800'000'000));
-    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", at(1'800'043'201), at(1'800'000'001));
+    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'201), at(1'800'000'001));
     metrics.every_target_succeeded(at(1'800'000'001));
     metrics.ecr_request(120ms);
     metrics.rancher_request(2ms);
@@ -148,6 +148,21 @@ TEST(service_metrics, passes_promtool_check_metrics) {
     int status = pclose(pipe);
     EXPECT_EQ(status, 0) << output << "\n---\n" << metrics.render();
     EXPECT_EQ(output, "") << output;
+}
+
+TEST(service_metrics, rancher_2_series_carry_the_credential) {
+    service_metrics metrics{"1.2.3"};
+    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", "ecr-pull", at(1'800'043'200),
+                          at(1'800'000'000));
+    auto const& text = metrics.render();
+    EXPECT_NE(text.find("rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-"
+                        "east-1.amazonaws.com\",credential=\"ecr-pull\"} 1800043200\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"123456789012.dkr."
+                        "ecr.us-east-1.amazonaws.com\",credential=\"ecr-pull\"} 1800000000\n"),
+              std::string::npos)
+        << text;
 }
 
 }  // namespace

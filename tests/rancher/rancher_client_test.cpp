@@ -554,7 +554,7 @@ TEST_F(rancher_client_test, without_auto_create_a_missing_registry_is_reported_a
 
     auto report = write(ecr_host, false);
     ASSERT_FALSE(report);
-    EXPECT_EQ(report.error().code, "RegistryNotFound");
+    EXPECT_EQ(report.error().refused, refusal::registry_not_found);
     EXPECT_FALSE(report.error().retryable);
     EXPECT_NE(report.error().message.find(ecr_host), std::string::npos) << report.error().message;
     EXPECT_EQ(rancher_->registries().size(), 1u);

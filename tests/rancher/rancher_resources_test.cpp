@@ -511,7 +511,7 @@ TEST(is_retryable_rancher_error, only_throttling_and_server_errors) {
 TEST(registry_not_found, names_the_host_and_what_to_do) {
     auto problem = registry_not_found("h.example", "http://r:8080/v2-beta");
     EXPECT_EQ(problem.kind, failure_kind::service);
-    EXPECT_EQ(problem.code, "RegistryNotFound");
+    EXPECT_EQ(problem.refused, refusal::registry_not_found);
     EXPECT_FALSE(problem.retryable);
     EXPECT_EQ(problem.message, "no Rancher registry for h.example at http://r:8080/v2-beta; add one with server "
                                "address h.example, or set AUTO_CREATE=true");

@@ -93,5 +93,40 @@ TEST(with_query_parameter, appends_and_encodes) {
     EXPECT_EQ(with_query_parameter("/c?", "x", "1"), "/c?x=1");
 }
 
+// "2 c-abcde:p-xyz12 /v3" for a choice, "? /" for a bare origin, "1 /v2-beta" for 1.x.
+std::string classified(std::string_view text) {
+    auto choice = classify_cattle_url(*parse_url(text));
+    if (!choice) return "error: " + choice.error().message;
+    std::string out = !choice->generation                                  ? "?"
+                      : *choice->generation == rancher_generation::norman ? "2"
+                                                                          : "1";
+    if (!choice->project.empty()) out += " " + choice->project;
+    return out + " " + choice->api.target;
+}
+
+TEST(classify_cattle_url, v3_urls_are_rancher_2_with_or_without_the_project) {
+    EXPECT_EQ(classified("https://rancher.example.com/v3"), "2 /v3");
+    EXPECT_EQ(classified("https://rancher.example.com/v3/"), "2 /v3");
+    EXPECT_EQ(classified("https://rancher.example.com/v3/projects/c-abcde:p-xyz12"), "2 c-abcde:p-xyz12 /v3");
+    EXPECT_EQ(classified("https://rancher.example.com/v3/project/local:p-xyz12/"), "2 local:p-xyz12 /v3");
+    EXPECT_EQ(classified("https://proxy.example.com/rancher/v3"), "2 /rancher/v3");  // a path prefix is kept
+}
+
+TEST(classify_cattle_url, a_bare_origin_is_discovered_and_v1_v2_beta_stay_rancher_1) {
+    EXPECT_EQ(classified("https://rancher.example.com"), "? /");
+    EXPECT_EQ(classified("https://rancher.example.com/"), "? /");
+    EXPECT_EQ(classified("http://rancher:8080/v1"), "1 /v1");
+    EXPECT_EQ(classified("http://rancher:8080/v2-beta/projects/1a5"), "1 /v2-beta/projects/1a5");
+    EXPECT_EQ(classified("http://rancher:8080/v3-public"), "1 /v3-public");
+}
+
+TEST(classify_cattle_url, another_path_under_v3_or_a_query_is_refused) {
+    auto const clusters = classified("https://rancher.example.com/v3/clusters");
+    EXPECT_TRUE(clusters.starts_with("error: CATTLE_URL")) << clusters;
+    EXPECT_NE(clusters.find("/v3/projects/<cluster>:<project>"), std::string::npos) << clusters;
+    EXPECT_TRUE(classified("https://rancher.example.com/v3/projects/").starts_with("error:"));
+    EXPECT_TRUE(classified("https://rancher.example.com/v3?x=1").starts_with("error:"));
+}
+
 }  // namespace
 }  // namespace rancher_ecr

@@ -1,0 +1,628 @@
+#!/usr/bin/env python3
+"""Tests of the Rancher 2.x stand-in (rancher2_stand_in.py), started as a subprocess exactly as the
+C++ tests start it. Run from the repository root:
+
+    python3 tests/support/rancher2_stand_in_test.py -v
+"""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rancher2_stand_in.py")
+PROD = "c-abcde:p-xyz12"  # the seeded project "Default" of cluster "production"
+LOCAL_DEFAULT = "local:p-default"
+HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+OTHER_HOST = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+def start(*arguments):
+    """Starts the stand-in; returns (process, the description line as a dict)."""
+    process = subprocess.Popen([sys.executable, SCRIPT, *arguments], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("{"):
+        process.kill()
+        raise AssertionError(f"the stand-in did not start: {line!r} {process.stderr.read()}")
+    return process, json.loads(line)
+
+
+def stop(process):
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=5)
+    process.stdout.close()
+    process.stderr.close()
+    if process.stdin:
+        process.stdin.close()
+
+
+# Never through a proxy the environment may name.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Answer:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = json.loads(raw) if raw else None
+
+
+def credential_body(name="ecr", password="t0ken", host=HOST, **fields):
+    return {"type": "dockerCredential", "name": name,
+            "registries": {host: {"username": "AWS", "password": password}}, **fields}
+
+
+class Rancher2StandInTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.process, cls.info = start()
+        cls.url = cls.info["url"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.process.stdin.close()  # end of file on stdin stops it
+        try:
+            exit_code = cls.process.wait(timeout=10)
+            log = cls.process.stderr.read()
+        finally:
+            stop(cls.process)
+        # It stops cleanly on end of file and stays quiet, faults and errors included.
+        if exit_code != 0 or log:
+            raise AssertionError(f"the stand-in exited with {exit_code}, stderr: {log!r}")
+
+    def setUp(self):
+        self.control("POST", "/_control/reset")
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def bearer(self):
+        return "Bearer " + f"{self.info['access_key']}:{self.info['secret_key']}"
+
+    def call(self, method, path, body=None, auth=True, headers=None, absolute=False):
+        """One request; returns an Answer whatever the status. `auth`: True (Bearer), "basic", a
+        literal Authorization value, or False."""
+        headers = dict(headers or {})
+        if auth is True:
+            headers["Authorization"] = self.bearer()
+        elif auth == "basic":
+            pair = f"{self.info['access_key']}:{self.info['secret_key']}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        elif auth:
+            headers["Authorization"] = auth
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(path if absolute else self.url + path, data=data, method=method,
+                                         headers=headers)
+        try:
+            with OPENER.open(request, timeout=10) as response:
+                return Answer(response.status, response.headers, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.headers, error.read().decode())
+
+    def control(self, method, path, body=None, expect=None):
+        answer = self.call(method, path, body, auth=False)
+        if expect is None:
+            self.assertLess(answer.status, 300, answer.raw)
+        else:
+            self.assertEqual(answer.status, expect, answer.raw)
+        return answer.json
+
+    def state(self):
+        return self.control("GET", "/_control/state")
+
+    def seed(self, name="ecr", project=PROD, namespace=None, password="s3cret", host=HOST, **fields):
+        body = {"project": project, "namespace": namespace, "name": name,
+                "registries": {host: {"username": "AWS", "password": password}}, **fields}
+        return self.control("POST", "/_control/credentials", body)
+
+    def collection(self, project=PROD, kind="dockercredentials", form="project"):
+        return f"/v3/{form}/{project}/{kind}"
+
+    def assert_norman_error(self, answer, status, code, field_name=None):
+        self.assertEqual(answer.status, status, answer.raw)
+        body = answer.json
+        self.assertEqual((body["type"], body["baseType"], body["status"], body["code"]),
+                         ("error", "error", status, code), answer.raw)
+        self.assertIsInstance(body["message"], str)
+        if field_name is not None:
+            self.assertEqual(body["fieldName"], field_name)
+        else:
+            self.assertNotIn("fieldName", body)
+        self.assertEqual(answer.headers["Content-Type"], "application/json")
+
+    def assert_unauthenticated(self, answer):
+        self.assertEqual(answer.status, 401, answer.raw)
+        self.assertEqual(answer.json, {"type": "error", "status": "401", "message": "Unauthorized: must authenticate"})
+        self.assertIsNone(answer.headers.get("WWW-Authenticate"))
+
+    def assert_no_passwords(self, row):
+        for entry in row["registries"].values():
+            self.assertEqual(set(entry), {"username", "email", "description"}, row)
+
+    def raw_request(self, method, path, body=None):
+        host, port = self.url[len("http://"):].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                           headers={"Authorization": self.bearer(), "Content-Type": "application/json"})
+        return connection
+
+    # ---- start-up ------------------------------------------------------------------------------
+
+    def test_description_line_keys_and_stopping(self):
+        self.assertRegex(self.info["url"], r"^http://127\.0\.0\.1:[0-9]+$")
+        self.assertRegex(self.info["access_key"], r"^token-[a-z0-9]{5}$")
+        self.assertTrue(self.info["secret_key"])
+        self.assertEqual(set(self.info), {"url", "access_key", "secret_key"})
+        process, info = start("--access-key", "token-zz9zz", "--secret-key", "SK", "--public-url",
+                              "https://rancher.example:8443/")
+        try:
+            self.assertEqual((info["access_key"], info["secret_key"]), ("token-zz9zz", "SK"))
+            answer = self.call("GET", info["url"] + "/v3/projects/" + PROD, auth="Bearer token-zz9zz:SK",
+                               absolute=True)
+            self.assertEqual(answer.status, 200, answer.raw)
+            self.assertEqual(answer.headers["X-Api-Schemas"], "https://rancher.example:8443/v3/schemas")
+            self.assertEqual(answer.json["links"]["self"], f"https://rancher.example:8443/v3/projects/{PROD}")
+            process.stdin.close()
+            self.assertEqual(process.wait(timeout=5), 0)
+        finally:
+            stop(process)
+        process, info = start("--serve-forever")
+        try:
+            process.stdin.close()
+            time.sleep(0.3)
+            self.assertIsNone(process.poll(), "--serve-forever must ignore stdin")
+            process.send_signal(signal.SIGTERM)
+            self.assertEqual(process.wait(timeout=5), 0)
+            self.assertEqual(process.stderr.read(), "")  # quiet
+        finally:
+            stop(process)
+
+    # ---- §2.1 authentication, §2.2 discovery ---------------------------------------------------
+
+    def test_discovery(self):
+        for path in ("/v3", "/v3/"):
+            with self.subTest(path=path):
+                root = self.call("GET", path)
+                self.assertEqual(root.status, 200, root.raw)
+                self.assertEqual(root.headers["X-Api-Schemas"], self.url + "/v3/schemas")
+                self.assertEqual(root.headers["Content-Type"], "application/json")
+                self.assertEqual((root.json["type"], root.json["resourceType"]), ("collection", "schema"))
+                self.assertEqual(root.json["links"]["self"], self.url + "/v3")
+                ids = {schema["id"] for schema in root.json["data"]}
+                self.assertTrue({"project", "dockerCredential", "namespacedDockerCredential"} <= ids, ids)
+                self.assertTrue(all(schema["type"] == "schema" for schema in root.json["data"]))
+                unauthenticated = self.call("GET", path, auth=False)
+                self.assert_unauthenticated(unauthenticated)
+                self.assertEqual(unauthenticated.headers["X-Api-Schemas"], self.url + "/v3/schemas")
+        schema = self.call("GET", "/v3/schemas/dockercredential")
+        self.assertEqual(schema.status, 200)
+        self.assertTrue(schema.json["resourceFields"]["name"]["required"])
+        self.assertFalse(schema.json["resourceFields"]["namespaceId"]["required"])
+        self.assertIn("PUT", schema.json["resourceMethods"])
+
+    def test_authentication(self):
+        self.assertEqual(self.call("GET", "/v3/clusters", auth=True).status, 200)
+        self.assertEqual(self.call("GET", "/v3/clusters", auth="basic").status, 200)
+        self.assertEqual(self.call("GET", "/v3/clusters", auth="bearer " + self.bearer()[7:]).status, 200)
+        access, secret = self.info["access_key"], self.info["secret_key"]
+        for value in (None, f"Bearer {access}:wrong", f"Bearer token-wrong:{secret}", f"Bearer {access}",
+                      "Basic " + base64.b64encode(f"{access}:wrong".encode()).decode(), "Basic !!!",
+                      f"Token {access}:{secret}"):
+            with self.subTest(authorization=value):
+                self.assert_unauthenticated(self.call("GET", f"/v3/projects/{PROD}/dockercredentials",
+                                                      auth=value or False))
+        self.assert_unauthenticated(self.call("GET", "/v3/no-such-thing", auth=False))  # before routing
+        schemes = [entry["authorization_scheme"] for entry in self.state()["requests"]]
+        self.assertEqual(schemes, ["Bearer", "Basic", "Bearer", None, "Bearer", "Bearer", "Bearer", "Basic",
+                                   "Basic", "other", None])
+        self.assertNotIn(secret, json.dumps(self.state()["requests"]))  # the header is never logged
+
+    # ---- clusters, projects, namespaces ----------------------------------------------------------
+
+    def test_clusters(self):
+        clusters = self.call("GET", "/v3/clusters").json
+        self.assertEqual([(c["id"], c["name"], c["type"]) for c in clusters["data"]],
+                         [("c-abcde", "production", "cluster"), ("local", "local", "cluster")])
+        self.assertEqual(clusters["data"][0]["links"]["self"], self.url + "/v3/clusters/c-abcde")
+        self.assertEqual(self.call("GET", "/v3/clusters?name=production").json["data"][0]["id"], "c-abcde")
+        self.assertEqual(self.call("GET", "/v3/clusters/local").json["name"], "local")
+        self.assert_norman_error(self.call("GET", "/v3/clusters/c-nope"), 404, "NotFound")
+
+    def test_projects_by_id_name_and_cluster(self):
+        project = self.call("GET", f"/v3/projects/{PROD}")
+        self.assertEqual(project.status, 200, project.raw)
+        body = project.json
+        self.assertEqual((body["id"], body["type"], body["name"], body["clusterId"]),
+                         (PROD, "project", "Default", "c-abcde"))
+        self.assertEqual(body["links"]["self"], f"{self.url}/v3/projects/{PROD}")
+        self.assertEqual(body["links"]["dockerCredentials"], f"{self.url}/v3/project/{PROD}/dockercredentials")
+        self.assertEqual(body["links"]["namespacedDockerCredentials"],
+                         f"{self.url}/v3/project/{PROD}/namespaceddockercredentials")
+        self.assertIn("namespaces", body["links"])
+        self.assertEqual(self.call("GET", f"/v3/projects/{PROD.replace(':', '%3A')}").json["id"], PROD)
+
+        named = self.call("GET", "/v3/projects?name=Default").json
+        self.assertEqual(sorted(p["id"] for p in named["data"]), [PROD, LOCAL_DEFAULT])  # ambiguous
+        self.assertEqual(named["filters"]["name"], [{"modifier": "eq", "value": "Default"}])
+        self.assertEqual([p["id"] for p in self.call("GET", "/v3/projects?name=Default&clusterId=c-abcde").json["data"]],
+                         [PROD])
+        self.assertEqual(sorted(p["id"] for p in self.call("GET", "/v3/projects?clusterId=local").json["data"]),
+                         [LOCAL_DEFAULT, "local:p-system"])
+        self.assertEqual(self.call("GET", "/v3/projects?name=default").json["data"], [])  # exact match
+        self.assertEqual([p["id"] for p in self.call("GET", f"/v3/projects?id={PROD}").json["data"]], [PROD])
+        self.assertEqual(len(self.call("GET", "/v3/projects").json["data"]), 3)
+        self.assert_norman_error(self.call("GET", "/v3/projects/c-abcde:p-nope"), 404, "NotFound")
+
+    def test_namespaces_and_control_world(self):
+        names = [n["name"] for n in self.call("GET", f"/v3/project/{LOCAL_DEFAULT}/namespaces").json["data"]]
+        self.assertEqual(names, ["apps", "jobs"])
+        self.control("POST", "/_control/clusters", {"id": "c-fghij", "name": "staging"})
+        self.control("POST", "/_control/projects", {"id": "c-fghij:p-aaaaa", "name": "Default", "clusterId": "c-fghij"})
+        self.control("POST", "/_control/namespaces", {"project": "c-fghij:p-aaaaa", "name": "web"})
+        self.control("POST", "/_control/namespaces", {"project": PROD, "name": "web"}, expect=409)  # per cluster
+        self.control("POST", "/_control/projects", {"id": "local:p-x", "name": "X", "clusterId": "c-fghij"}, expect=400)
+        self.assertEqual(len(self.call("GET", "/v3/projects?name=Default").json["data"]), 3)
+        self.assertEqual([n["id"] for n in self.call("GET", "/v3/clusters/c-fghij/namespaces").json["data"]], ["web"])
+        state = self.state()
+        self.assertEqual(state["namespaces"]["c-fghij:p-aaaaa"], ["web"])
+        self.assertEqual(len(state["projects"]), 4)
+        self.control("POST", "/_control/reset")
+        self.assertEqual(len(self.state()["projects"]), 3)
+        self.assert_norman_error(self.call("GET", "/v3/clusters/c-fghij"), 404, "NotFound")
+
+    # ---- §2.3 credentials ----------------------------------------------------------------------
+
+    def test_both_collection_forms(self):
+        seeded = self.seed()
+        self.assertEqual(seeded["id"], "p-xyz12:ecr")
+        for form in ("project", "projects"):
+            for kind in ("dockercredentials", "dockerCredentials"):
+                with self.subTest(form=form, kind=kind):
+                    listing = self.call("GET", self.collection(form=form, kind=kind))
+                    self.assertEqual(listing.status, 200, listing.raw)
+                    self.assertEqual([r["id"] for r in listing.json["data"]], ["p-xyz12:ecr"])
+                    row = self.call("GET", self.collection(form=form, kind=kind) + "/p-xyz12:ecr")
+                    self.assertEqual(row.status, 200, row.raw)
+        listing = self.call("GET", self.collection())
+        envelope = listing.json
+        for key in ("type", "resourceType", "links", "actions", "data", "pagination", "sort", "filters"):
+            self.assertIn(key, envelope)
+        self.assertEqual((envelope["type"], envelope["resourceType"]), ("collection", "dockerCredential"))
+        self.assertEqual(envelope["links"]["self"], self.url + self.collection())
+        self.assertEqual(envelope["pagination"], {"limit": 1000, "total": 1})
+        self.assertEqual(listing.headers["X-Api-Schemas"], self.url + "/v3/schemas")
+        row = envelope["data"][0]
+        self_url = f"{self.url}/v3/project/{PROD}/dockercredentials/p-xyz12:ecr"
+        self.assertEqual(row["links"], {"self": self_url, "update": self_url, "remove": self_url})
+        self.assertEqual((row["type"], row["baseType"], row["projectId"], row["namespaceId"]),
+                         ("dockerCredential", "secret", PROD, None))
+        for key in ("created", "createdTS", "creatorId", "uuid", "description", "labels", "annotations", "actions"):
+            self.assertIn(key, row)
+        self.assertRegex(row["created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(self.call("GET", self.collection(project=LOCAL_DEFAULT)).json["data"], [])
+
+    def test_create_echoes_password_only_in_its_answer(self):
+        created = self.call("POST", f"/v3/projects/{PROD}/dockercredentials", credential_body(password="t0ken"))
+        self.assertEqual(created.status, 201, created.raw)
+        entry = created.json["registries"][HOST]
+        self.assertEqual(entry["password"], "t0ken")
+        self.assertEqual(entry["auth"], base64.b64encode(b"AWS:t0ken").decode())
+        self.assertEqual(created.json["id"], "p-xyz12:ecr")
+        self.assertEqual(created.json["projectId"], PROD)
+
+        self_url = created.json["links"]["self"]
+        self.assert_no_passwords(self.call("GET", self_url, absolute=True).json)
+        self.assert_no_passwords(self.call("GET", self.collection()).json["data"][0])
+        put = self.call("PUT", self_url, {"registries": {HOST: {"username": "AWS", "password": "n3w"}}}, absolute=True)
+        self.assertEqual(put.status, 200, put.raw)
+        self.assert_no_passwords(put.json)
+        self.assertNotIn("n3w", put.raw)
+        self.assertNotIn("t0ken", self.call("GET", self.collection()).raw)
+        stored = self.state()["credentials"][0]
+        self.assertEqual(stored["registries"][HOST]["password"], "n3w")
+        self.assertEqual(stored["registries"][HOST]["auth"], base64.b64encode(b"AWS:n3w").decode())
+
+    def test_put_replaces_registries_and_keeps_other_fields(self):
+        seeded = self.control("POST", "/_control/credentials", {
+            "project": PROD, "name": "ecr", "description": "ECR pulls", "labels": {"app": "x"},
+            "annotations": {"note": "kept"},
+            "registries": {HOST: {"username": "AWS", "password": "one"},
+                           OTHER_HOST: {"username": "AWS", "password": "two"}}})
+        self.assertEqual(seeded["registries"][OTHER_HOST]["password"], "two")  # the control API shows them
+        self_url = f"{self.url}/v3/project/{PROD}/dockercredentials/p-xyz12:ecr"
+        # A GET-edit-PUT cycle: the other host comes back without its password.
+        fetched = self.call("GET", self_url, absolute=True).json
+        fetched["registries"][HOST]["password"] = "fresh"
+        fetched.update({"projectId": LOCAL_DEFAULT, "id": "p-other:x", "type": "namespacedDockerCredential",
+                        "name": "renamed"})
+        put = self.call("PUT", self_url, fetched, absolute=True)
+        self.assertEqual(put.status, 200, put.raw)
+        self.assertEqual((put.json["id"], put.json["projectId"], put.json["type"], put.json["name"]),
+                         ("p-xyz12:ecr", PROD, "dockerCredential", "ecr"))
+        stored = self.state()["credentials"][0]
+        self.assertEqual(stored["registries"][HOST]["password"], "fresh")
+        self.assertEqual(stored["registries"][OTHER_HOST]["password"], "")  # erased, as the real server does
+        self.assertEqual(stored["registries"][OTHER_HOST]["auth"], "")
+
+        # registries replaces the whole map; fields left out are kept.
+        put = self.call("PUT", self_url, {"registries": {OTHER_HOST: {"username": "AWS", "password": "p"}}},
+                        absolute=True)
+        self.assertEqual(put.status, 200, put.raw)
+        self.assertEqual(list(put.json["registries"]), [OTHER_HOST])
+        stored = self.state()["credentials"][0]
+        self.assertEqual(list(stored["registries"]), [OTHER_HOST])
+        self.assertEqual((stored["name"], stored["description"], stored["labels"], stored["annotations"]),
+                         ("ecr", "ECR pulls", {"app": "x"}, {"note": "kept"}))
+        put = self.call("PUT", self_url, {"description": "changed"}, absolute=True)
+        self.assertEqual((put.json["description"], list(put.json["registries"])), ("changed", [OTHER_HOST]))
+        self.assertEqual(self.state()["credentials"][0]["registries"][OTHER_HOST]["password"], "p")
+
+        self.assert_norman_error(self.call("PUT", self_url + "x", {"registries": {}}, absolute=True), 404, "NotFound")
+        removed = self.call("DELETE", self_url, absolute=True)
+        self.assertIn(removed.status, (200, 204))
+        self.assertEqual(self.state()["credentials"], [])
+        self.assert_norman_error(self.call("GET", self_url, absolute=True), 404, "NotFound")
+
+    def test_pagination_follows_next(self):
+        for name in ("c", "a", "b"):
+            self.seed(name=name)
+        items, url, pages = [], self.url + self.collection() + "?limit=1", []
+        while url:
+            answer = self.call("GET", url, absolute=True)
+            self.assertEqual(answer.status, 200, answer.raw)
+            pages.append(answer.json["pagination"])
+            items += [row["id"] for row in answer.json["data"]]
+            url = answer.json["pagination"].get("next")
+        self.assertEqual(items, ["p-xyz12:a", "p-xyz12:b", "p-xyz12:c"])  # ordered by id
+        self.assertEqual(len(pages), 3)
+        self.assertEqual((pages[0]["limit"], pages[0]["total"], pages[0]["partial"]), (1, 3, True))
+        self.assertNotIn("marker", pages[0])
+        self.assertEqual(pages[1]["marker"], "p-xyz12:b")
+        self.assertNotIn("next", pages[2])
+        self.assertNotIn("partial", pages[2])
+        self.assertEqual(self.call("GET", self.collection() + "?limit=-1").json["pagination"]["limit"], 10000)
+        self.assertEqual(self.call("GET", self.collection() + "?limit=99999").json["pagination"]["limit"], 10000)
+        by_name = self.call("GET", self.collection() + "?name=b").json
+        self.assertEqual([row["id"] for row in by_name["data"]], ["p-xyz12:b"])
+
+    def test_conflict_and_validation(self):
+        path = f"/v3/projects/{PROD}/dockercredentials"
+        self.assertEqual(self.call("POST", path, credential_body()).status, 201)
+        conflict = self.call("POST", path, credential_body())
+        self.assert_norman_error(conflict, 409, "AlreadyExists")
+        self.assertEqual(conflict.json["message"], 'secrets "ecr" already exists')
+        # Another project's backing namespace is another namespace.
+        self.assertEqual(self.call("POST", f"/v3/project/{LOCAL_DEFAULT}/dockercredentials",
+                                   credential_body()).json["id"], "p-default:ecr")
+        for bad in ("ECR", "ecr_1", "-ecr", "ecr.", "a" * 254):
+            with self.subTest(name=bad):
+                self.assert_norman_error(self.call("POST", path, credential_body(name=bad)), 422, "InvalidFormat", "name")
+        self.assertEqual(self.call("POST", path, credential_body(name="ecr.pull-1")).status, 201)
+        body = credential_body()
+        del body["name"]
+        self.assert_norman_error(self.call("POST", path, body), 422, "MissingRequired", "name")
+        self.assert_norman_error(self.call("POST", path, b"{not json"), 422, "InvalidBodyContent")
+        self.assert_norman_error(self.call("POST", path, {"name": "x", "registries": []}), 422, "InvalidType", "registries")
+
+    def test_namespaced_credentials(self):
+        path = f"/v3/project/{PROD}/namespaceddockercredentials"
+        self.assert_norman_error(self.call("POST", path, credential_body()), 422, "MissingRequired", "namespaceId")
+        self.assert_norman_error(self.call("POST", path, credential_body(namespaceId="apps")), 422, "InvalidReference",
+                                 "namespaceId")  # a namespace of another project
+        created = self.call("POST", path, credential_body(namespaceId="web"))
+        self.assertEqual(created.status, 201, created.raw)
+        body = created.json
+        self.assertEqual((body["id"], body["type"], body["baseType"], body["namespaceId"]),
+                         ("web:ecr", "namespacedDockerCredential", "namespacedSecret", "web"))
+        self.assertEqual(body["links"]["self"], f"{self.url}{path}/web:ecr")
+        self.assertEqual(body["registries"][HOST]["password"], "t0ken")
+        # The same name project-scoped lives in the backing namespace: no conflict. Each collection
+        # lists only its own kind.
+        self.assertEqual(self.call("POST", self.collection(), credential_body()).status, 201)
+        self.assert_norman_error(self.call("POST", path, credential_body(namespaceId="web")), 409, "AlreadyExists")
+        self.assertEqual([r["id"] for r in self.call("GET", path).json["data"]], ["web:ecr"])
+        self.assertEqual([r["id"] for r in self.call("GET", self.collection()).json["data"]], ["p-xyz12:ecr"])
+        self.assertEqual([r["id"] for r in self.call("GET", path + "?namespaceId=web").json["data"]], ["web:ecr"])
+        self.assertEqual(self.call("GET", path + "?namespaceId=apps").json["data"], [])
+        self.assert_no_passwords(self.call("GET", path + "/web:ecr").json)
+        self.seed(name="other", namespace="web")
+        self.assertEqual([r["id"] for r in self.call("GET", path).json["data"]], ["web:ecr", "web:other"])
+        self.assert_norman_error(self.call("GET", self.collection() + "/web:ecr"), 404, "NotFound")
+
+    def test_errors_and_permission(self):
+        self.assert_norman_error(self.call("GET", "/v3/nothing"), 404, "NotFound")
+        self.assert_norman_error(self.call("GET", f"/v3/project/{PROD}/secrets"), 404, "NotFound")
+        self.assert_norman_error(self.call("GET", "/elsewhere", auth=False), 404, "NotFound")
+        self.assert_norman_error(self.call("PATCH", self.collection(), {}), 405, "MethodNotAllow")
+        self.assert_norman_error(self.call("DELETE", "/v3/projects"), 405, "MethodNotAllow")
+        self.seed()
+        self.control("POST", "/_control/settings", {"read_only_projects": [PROD]})
+        denied = self.call("POST", self.collection(), credential_body(name="x"))
+        self.assert_norman_error(denied, 403, "PermissionDenied")
+        self.assertEqual(denied.json["message"], "unauthorized")
+        self.assert_norman_error(self.call("PUT", self.collection() + "/p-xyz12:ecr", {"registries": {}}), 403,
+                                 "PermissionDenied")
+        self.assert_norman_error(self.call("DELETE", self.collection() + "/p-xyz12:ecr"), 403, "PermissionDenied")
+        self.assertEqual(self.call("GET", self.collection()).status, 200)  # reads are allowed
+        self.assertEqual(self.call("POST", self.collection(LOCAL_DEFAULT), credential_body()).status, 201)
+        self.assertEqual(len(self.state()["credentials"]), 2)
+        self.control("POST", "/_control/reset")
+        self.assertEqual(self.state()["settings"]["read_only_projects"], [])
+
+    def test_request_log_and_reset(self):
+        self.seed()
+        self.call("PUT", self.collection() + "/p-xyz12:ecr?x=1", {"registries": {}})
+        state = self.state()
+        self.assertEqual(state["requests"], [{"method": "PUT", "path": f"/v3/project/{PROD}/dockercredentials/p-xyz12:ecr",
+                                              "query": "x=1", "body": {"registries": {}}, "status": 200, "fault": None,
+                                              "authorization_scheme": "Bearer"}])  # control calls are not logged
+        self.control("POST", "/_control/faults", {"fault": "delay", "seconds": 0})
+        self.control("POST", "/_control/reset")
+        state = self.state()
+        self.assertEqual((state["credentials"], state["requests"], state["faults"], state["held"]), ([], [], [], 0))
+        self.assertEqual(len(state["projects"]), 3)
+        self.assertEqual(sorted(state["namespaces"][LOCAL_DEFAULT]), ["apps", "jobs"])
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    def test_status_fault(self):
+        fault = self.control("POST", "/_control/faults",
+                             {"match": {"method": "post", "path_contains": "DOCKERcredentials"}, "fault": "status",
+                              "status": 503, "times": 2})
+        self.assertEqual(fault["times"], 2)
+        for _ in range(2):
+            answer = self.call("POST", self.collection(), credential_body())
+            self.assert_norman_error(answer, 503, "ClusterUnavailable")
+            self.assertEqual(answer.headers["X-Api-Schemas"], self.url + "/v3/schemas")
+        self.assertEqual(self.state()["credentials"], [])  # nothing done
+        self.assertEqual(self.call("POST", self.collection(), credential_body()).status, 201)  # spent
+
+        self.control("POST", "/_control/faults", {"fault": "status", "status": 401})
+        answer = self.call("GET", "/v3")
+        self.assertEqual((answer.status, answer.json["status"], answer.json["code"]), (401, "401", "Unauthorized"))
+        self.control("POST", "/_control/faults", {"fault": "status", "status": 422, "code": "InvalidFormat",
+                                                  "fieldName": "name", "headers": {"Retry-After": "3"}})
+        answer = self.call("GET", "/v3")
+        self.assert_norman_error(answer, 422, "InvalidFormat", "name")
+        self.assertEqual(answer.headers["Retry-After"], "3")
+        self.control("POST", "/_control/faults", {"fault": "status", "status": 403})
+        self.assertEqual(self.call("GET", "/v3").json["message"], "unauthorized")
+        self.assertEqual([r["fault"] for r in self.state()["requests"]], ["status"] * 2 + [None] + ["status"] * 3)
+        self.control("POST", "/_control/faults", {"fault": "nope"}, expect=400)
+        self.control("POST", "/_control/faults", {"fault": "status"}, expect=400)
+
+    def test_delay_fault(self):
+        self.control("POST", "/_control/faults", {"match": {"path_contains": "/clusters"}, "fault": "delay",
+                                                  "seconds": 0.4})
+        self.assertEqual(len(self.control("GET", "/_control/faults")["faults"]), 1)
+        results = {}
+
+        def slow():
+            began = time.monotonic()
+            results["slow"] = (self.call("GET", "/v3/clusters").status, time.monotonic() - began)
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.05)
+        began = time.monotonic()
+        self.assertEqual(self.call("GET", "/v3/projects").status, 200)
+        fast = time.monotonic() - began
+        thread.join(timeout=5)
+        self.assertEqual(results["slow"][0], 200)
+        self.assertGreaterEqual(results["slow"][1], 0.4)
+        self.assertLess(fast, 0.3)  # other requests go on meanwhile
+
+    def test_drop_fault(self):
+        self.seed(password="old")
+        self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "drop"})
+        connection = self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
+                                      {"registries": {HOST: {"username": "AWS", "password": "new"}}})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            connection.getresponse()
+        connection.close()
+        state = self.state()
+        self.assertEqual(state["credentials"][0]["registries"][HOST]["password"], "old")  # nothing done
+        self.assertEqual((state["requests"][-1]["fault"], state["requests"][-1]["status"]), ("drop", None))
+
+    def test_truncate_fault(self):
+        self.seed(password="old")
+        self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "truncate"})
+        connection = self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
+                                      {"registries": {HOST: {"username": "AWS", "password": "new"}}})
+        response = connection.getresponse()
+        self.assertEqual(response.status, 200)
+        length = int(response.getheader("Content-Length"))
+        with self.assertRaises(http.client.IncompleteRead) as raised:
+            response.read()
+        self.assertEqual(len(raised.exception.partial), length // 2)
+        connection.close()
+        self.assertEqual(self.state()["credentials"][0]["registries"][HOST]["password"], "new")  # the change was made
+
+    def test_hold_fault_with_two_parties(self):
+        """Two concurrent lists are both computed before either answer goes: each sees no
+        credential, even though the first one answered creates one at once."""
+        fault = self.control("POST", "/_control/faults",
+                             {"match": {"method": "GET", "path_contains": "dockercredentials"}, "fault": "hold",
+                              "parties": 2})
+        self.assertEqual((fault["times"], fault["parties"], fault["seconds"]), (2, 2, 10))
+        self.assertNotIn("_gate", fault)
+        seen, lock = [], threading.Lock()
+
+        def list_then_create(name):
+            listed = self.call("GET", self.collection()).json["data"]
+            created = self.call("POST", self.collection(), credential_body(name=name))
+            with lock:
+                seen.append((len(listed), created.status))
+
+        first = threading.Thread(target=list_then_create, args=("one",))
+        first.start()
+        deadline = time.monotonic() + 5
+        while self.state()["held"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.state()["held"], 1)  # kept until the second party comes
+        self.assertEqual(seen, [])
+        second = threading.Thread(target=list_then_create, args=("two",))
+        second.start()
+        first.join(timeout=5)
+        second.join(timeout=5)
+        self.assertEqual(sorted(seen), [(0, 201), (0, 201)])
+        state = self.state()
+        self.assertEqual((state["held"], state["faults"], len(state["credentials"])), (0, [], 2))
+        self.assertEqual([r["fault"] for r in state["requests"] if r["method"] == "GET"], ["hold"] * 2)
+
+        # A release, a reset or the time lets a held answer go too.
+        self.control("POST", "/_control/faults", {"fault": "hold", "times": 3, "seconds": 30})
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(self.call("GET", "/v3/clusters").status))
+        thread.start()
+        while self.state()["held"] < 1 and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+        self.assertEqual(self.control("POST", "/_control/release"), {"released": 1})
+        thread.join(timeout=5)
+        self.assertEqual(answers, [200])
+        thread = threading.Thread(target=lambda: answers.append(self.call("GET", "/v3/clusters").status))
+        thread.start()
+        while self.state()["held"] < 1 and time.monotonic() < deadline + 10:
+            time.sleep(0.02)
+        self.control("POST", "/_control/reset")
+        thread.join(timeout=5)
+        self.assertEqual(answers, [200, 200])
+        self.control("POST", "/_control/faults", {"fault": "hold", "seconds": 0.1})
+        self.assertEqual(self.call("GET", "/v3/clusters").status, 200)  # its time passed
+        for bad in ({"fault": "hold", "parties": 0}, {"fault": "hold", "seconds": -1}):
+            self.control("POST", "/_control/faults", bad, expect=400)
+
+    def test_keep_alive_and_public_url_setting(self):
+        connection = self.raw_request("GET", "/v3")
+        connection.getresponse().read()
+        sock = connection.sock
+        for path in ("/v3/clusters", "/v3/projects", "/v3/projects/c-nope:p-nope"):
+            connection.request("GET", path, headers={"Authorization": self.bearer()})
+            response = connection.getresponse()
+            response.read()
+            self.assertIs(connection.sock, sock)  # the same connection
+        self.assertEqual(response.status, 404)
+        connection.close()
+        self.control("POST", "/_control/settings", {"public_url": "https://127.0.0.1:9443"})
+        self.assertEqual(self.call("GET", "/v3").headers["X-Api-Schemas"], "https://127.0.0.1:9443/v3/schemas")
+        self.control("POST", "/_control/reset")  # keeps public_url
+        self.assertEqual(self.state()["settings"]["public_url"], "https://127.0.0.1:9443")
+        self.control("POST", "/_control/settings", {"public_url": None})
+        self.assertEqual(self.call("GET", "/v3").headers["X-Api-Schemas"], self.url + "/v3/schemas")
+
+
+if __name__ == "__main__":
+    unittest.main()
