@@ -1,6 +1,7 @@
 # Sourced by scripts/demo and container/build-and-smoke-test: the local stand-ins the service runs
 # against, moto_server as ECR (signature checking on, an IAM user allowed ecr:GetAuthorizationToken)
-# and tests/support/rancher_stand_in.py as the Rancher 1.x API, and helpers to seed and read Rancher.
+# and tests/support/rancher_stand_in.py as the Rancher 1.x API (or tests/support/rancher2_stand_in.py
+# as the Rancher 2.x API: the *_rancher2_* functions), and helpers to seed and read Rancher.
 # The caller is at the checkout's root, has a temporary directory in $workdir and an array `pids`
 # to which the stand-ins' process ids are added, for it to end at exit.
 
@@ -66,6 +67,45 @@ stored_password() {  # the password credential $credential holds in the Rancher 
   http GET "$rancher/_control/state" | python3 -c "
 import json, sys
 print(next(c['secretValue'] for c in json.load(sys.stdin)['credentials'] if c['id'] == sys.argv[1]))" "$credential"
+}
+
+# Rancher 2.x: starts moto_server and tests/support/rancher2_stand_in.py (the norman v3 API; its
+# project local:p-default is named Default, in the cluster local). Exports what start_stand_ins
+# exports, CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY being a Rancher 2 API key (token-xxxxx and its
+# secret); sets `rancher` to the stand-in's URL (the service's CATTLE_URL is "$rancher/v3").
+# Status 1 when one does not come up.
+start_rancher2_stand_ins() {
+  python3 tests/support/aws_stand_in.py --print-env --serve-forever >"$workdir/aws.env" &
+  pids+=($!)
+  python3 tests/support/rancher2_stand_in.py --serve-forever >"$workdir/rancher2.json" &
+  pids+=($!)
+  wait_for "$workdir/aws.env" AWS_ENDPOINT_URL_ECR || return 1
+  wait_for "$workdir/rancher2.json" url || return 1
+  # shellcheck disable=SC1091
+  source "$workdir/aws.env"  # export lines
+  rancher=$(json_field "$workdir/rancher2.json" url)
+  CATTLE_ACCESS_KEY=$(json_field "$workdir/rancher2.json" access_key)
+  CATTLE_SECRET_KEY=$(json_field "$workdir/rancher2.json" secret_key)
+  export CATTLE_ACCESS_KEY CATTLE_SECRET_KEY
+}
+
+# Seeds the Rancher 2.x stand-in through its /_control API with a project-wide docker credential of
+# project local:p-default (Default) holding account 123456789012's ECR host with $expired_password;
+# sets `host`, `project`, `credential` (its id) and `credential_name`.
+seed_expired_rancher2_credential() {
+  host=123456789012.dkr.ecr.$AWS_REGION.amazonaws.com
+  project=local:p-default
+  credential_name=ecr-registry
+  credential=$(http POST "$rancher/_control/credentials" \
+    "{\"project\":\"$project\",\"name\":\"$credential_name\",\"description\":\"ECR pulls\",\"registries\":{\"$host\":{\"username\":\"AWS\",\"password\":\"$expired_password\"}}}" |
+    json_field /dev/stdin id) || return 1
+}
+
+stored_rancher2_password() {  # the password credential $credential holds for $host in the Rancher 2.x stand-in now
+  http GET "$rancher/_control/state" | python3 -c "
+import json, sys
+row = next(c for c in json.load(sys.stdin)['credentials'] if c['id'] == sys.argv[1])
+print(row['registries'].get(sys.argv[2], {}).get('password', ''))" "$credential" "$host"
 }
 
 # A test CA ($workdir/ca.pem) and a certificate for localhost signed by it ($workdir/tls.pem,
