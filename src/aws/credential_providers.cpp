@@ -11,14 +11,9 @@
 #include "aws/credential_responses.hpp"
 #include "aws/ecr_token.hpp"
 #include "aws/sigv4.hpp"
+#include "net/coroutine_warning.hpp"
 #include "peer_text.hpp"
 
-// GCC 12 flags Asio's coroutine frames (allocated by aligned_new, freed through the frame's sized
-// operator delete) as a mismatched pair once both are inlined into a coroutine: a false positive,
-// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=109224, https://github.com/chriskohlhoff/asio/issues/1391.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 
 namespace rancher_ecr {
 

@@ -2,11 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/coroutine_warning.hpp"
 #include "rancher/norman_resources.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // see rancher_client.cpp
-#endif
 
 namespace rancher_ecr {
 

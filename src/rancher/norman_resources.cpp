@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "peer_text.hpp"
+#include "rancher/rancher_api.hpp"
 #include "rancher/rancher_resources.hpp"
 
 namespace rancher_ecr {
@@ -145,13 +146,9 @@ result<norman_page<T>> parse_page(std::string_view body, row_parser<T> parse_row
         if (!row) return row.error();
         page.items.push_back(std::move(*row));
     }
-    if (json::value const* pagination = root->if_contains("pagination"); pagination != nullptr && !pagination->is_null()) {
-        if (!pagination->is_object()) return malformed("collection", "pagination: expected an object, got " + kind_of(*pagination));
-        if (json::value const* next = pagination->get_object().if_contains("next"); next != nullptr && !next->is_null()) {
-            if (!next->is_string()) return malformed("collection", "pagination.next: expected a string, got " + kind_of(*next));
-            if (!next->get_string().empty()) page.next = std::string{next->get_string()};
-        }
-    }
+    auto next = read_next_page_link(*root);
+    if (!next) return next.error();
+    page.next = std::move(*next);
     return page;
 }
 

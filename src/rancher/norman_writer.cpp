@@ -8,16 +8,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/coroutine_warning.hpp"
 #include "obs/logging.hpp"
+#include "rancher/rancher_api.hpp"
+#include "rancher/rancher_paging.hpp"
 #include "rancher/rancher_resources.hpp"
 #include "rancher/rancher_url.hpp"
 
-// GCC 12 flags Asio's coroutine frames (allocated by aligned_new, freed through the frame's sized
-// operator delete) as a mismatched pair once both are inlined into a coroutine: a false positive,
-// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=109224, https://github.com/chriskohlhoff/asio/issues/1391.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 
 namespace rancher_ecr {
 
@@ -25,22 +22,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A server whose pagination never ends (a proxy replaying the same `next`) must not keep us busy.
-constexpr int max_pages = 1000;
 // Creating, then finding that a replica created the same name first (409): list again this often.
 constexpr int max_rounds = 3;
-
-std::string operation_of(std::string_view method, url const& target) {
-    return "Rancher " + std::string{method} + " " + target.target;
-}
-
-bool succeeded(http_response const& response) { return response.status >= 200 && response.status <= 299; }
-
-failure in_operation(failure problem, std::string const& operation, int http_status = 0) {
-    problem.message = operation + ": " + problem.message;
-    if (http_status != 0) problem.http_status = http_status;
-    return problem;
-}
 
 failure refused(refusal why, std::string message) {
     failure out = make_failure(failure_kind::service, std::move(message));
@@ -92,32 +75,8 @@ asio::awaitable<result<http_response>> norman_writer::get(url const& target) {
 
 result<url> norman_writer::link(std::string_view text) const { return resolve_rancher_link(api_, text); }
 
-template <class T>
-asio::awaitable<result<std::vector<T>>> norman_writer::list_all(url first,
-                                                                result<norman_page<T>> (*parse)(std::string_view)) {
-    std::vector<T> rows;
-    std::set<std::string> seen;
-    url next = std::move(first);
-    for (int page_number = 0;; ++page_number) {
-        auto const operation = operation_of("GET", next);
-        if (page_number == max_pages || !seen.insert(next.target).second)
-            co_return make_failure(failure_kind::bad_response,
-                                   operation + ": the pagination does not end (a page repeats or there are over " +
-                                       std::to_string(max_pages) + " pages)");
-        auto response = co_await get(next);
-        if (!response) co_return response.error();
-        auto page = parse(response->body);
-        if (!page) co_return in_operation(page.error(), operation, response->status);
-        std::ranges::move(page->items, std::back_inserter(rows));
-        if (!page->next) break;
-        auto following = link(*page->next);
-        if (!following) co_return in_operation(following.error(), operation, response->status);
-        next = std::move(*following);
-    }
-    co_return rows;
-}
-
 asio::awaitable<result<norman_project>> norman_writer::find_project() {
+    auto get_one = [this](url const& page) { return get(page); };
     auto const& wanted = place_.project;
     auto at = [&](std::string path) {
         url target = api_;
@@ -141,14 +100,14 @@ asio::awaitable<result<norman_project>> norman_writer::find_project() {
     // A name, or cluster/project: list what matches, with the cluster names for the message.
     auto const slash = wanted.find('/');
     auto const project_name = slash == std::string::npos ? wanted : wanted.substr(slash + 1);
-    auto clusters = co_await list_all<norman_cluster>(at("/clusters"), parse_cluster_page);
+    auto clusters = co_await list_every_page(get_one, api_, at("/clusters"), parse_cluster_page);
     if (!clusters) co_return clusters.error();
     auto cluster_name = [&](std::string const& id) {
         auto found = std::ranges::find(*clusters, id, &norman_cluster::id);
         return found == clusters->end() ? id : found->name;
     };
-    auto projects = co_await list_all<norman_project>(
-        at(with_query_parameter("/projects", "name", project_name)), parse_project_page);
+    auto projects =
+        co_await list_every_page(get_one, api_, at(with_query_parameter("/projects", "name", project_name)), parse_project_page);
     if (!projects) co_return projects.error();
     std::vector<norman_project> matching;
     for (auto& project : *projects) {
@@ -176,7 +135,8 @@ asio::awaitable<result<std::vector<norman_credential>>> norman_writer::list_cred
         link(namespace_name ? project.namespaced_docker_credentials_link : project.docker_credentials_link);
     if (!collection) co_return collection.error();
     if (namespace_name) collection->target = with_query_parameter(collection->target, "namespaceId", *namespace_name);
-    auto listed = co_await list_all<norman_credential>(std::move(*collection), parse_docker_credential_page);
+    auto get_one = [this](url const& page) { return get(page); };
+    auto listed = co_await list_every_page(get_one, api_, std::move(*collection), parse_docker_credential_page);
     if (!listed) co_return listed.error();
     // Filtered on the client too: a write must never land in another namespace's credential.
     std::erase_if(*listed, [&](norman_credential const& credential) { return credential.namespace_id != namespace_name; });

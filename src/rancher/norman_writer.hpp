@@ -39,9 +39,6 @@ private:
     boost::asio::awaitable<result<http_response>> exchange(std::string method, url const& target, std::string body);
     // GET that turns a non-2xx answer into the Rancher error.
     boost::asio::awaitable<result<http_response>> get(url const& target);
-    template <class T>
-    boost::asio::awaitable<result<std::vector<T>>> list_all(url first,
-                                                            result<norman_page<T>> (*parse)(std::string_view));
     boost::asio::awaitable<result<norman_project>> find_project();
     boost::asio::awaitable<result<std::vector<norman_credential>>> list_credentials(
         norman_project const& project, std::optional<std::string> const& namespace_name);

@@ -12,14 +12,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/coroutine_warning.hpp"
+#include "rancher/rancher_api.hpp"
+#include "rancher/rancher_paging.hpp"
 #include "rancher/rancher_url.hpp"
 
-// GCC 12 flags Asio's coroutine frames (allocated by aligned_new, freed through the frame's sized
-// operator delete) as a mismatched pair once both are inlined into a coroutine: a false positive,
-// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=109224, https://github.com/chriskohlhoff/asio/issues/1391.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 
 namespace rancher_ecr {
 
@@ -27,63 +24,16 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A server whose pagination never ends (a proxy replaying the same `next`) must not keep us busy.
-constexpr int max_pages = 1000;
-
 // Taking a credential out: at most this many steps (an action, a DELETE, a pause) and this pause
 // while a transition is under way, so about 2 s of waiting in all.
 constexpr int max_removal_steps = 20;
 constexpr std::chrono::milliseconds removal_pause{100};
-
-std::string operation_of(std::string_view method, url const& target) {
-    return "Rancher " + std::string{method} + " " + target.target;
-}
-
-bool succeeded(http_response const& response) { return response.status >= 200 && response.status <= 299; }
-
-// Puts the operation in front of a transport or parse failure ("Rancher GET /v2-beta: ...").
-failure in_operation(failure problem, std::string const& operation, int http_status = 0) {
-    problem.message = operation + ": " + problem.message;
-    if (http_status != 0) problem.http_status = http_status;
-    return problem;
-}
 
 void replace_all(std::string& text, std::string const& secret) {
     // A short "secret" would mangle ordinary words; real keys and ECR tokens are long.
     if (secret.size() < 8) return;
     for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
         text.replace(at, secret.size(), "***");
-}
-
-// Every page of a collection, starting at `first`, following pagination.next on the same origin.
-template <class T, class Get>
-asio::awaitable<result<std::vector<T>>> list_all(Get get, url const base, url first,
-                                                 result<rancher_page<T>> (*parse)(std::string_view)) {
-    std::vector<T> rows;
-    std::size_t removed = 0;
-    std::set<std::string> seen;
-    url next = first;
-    int page_number = 0;
-    for (;; ++page_number) {
-        auto const operation = operation_of("GET", next);
-        if (page_number == max_pages || !seen.insert(next.target).second)
-            co_return make_failure(failure_kind::bad_response,
-                                   operation + ": the pagination does not end (a page repeats or there are over " +
-                                       std::to_string(max_pages) + " pages)");
-        auto response = co_await get(next);
-        if (!response) co_return response.error();
-        auto page = parse(response->body);
-        if (!page) co_return in_operation(page.error(), operation, response->status);
-        removed += page->removed_rows;
-        std::ranges::move(page->items, std::back_inserter(rows));
-        if (!page->next) break;
-        auto following = resolve_rancher_link(base, *page->next);
-        if (!following) co_return in_operation(following.error(), operation, response->status);
-        next = std::move(*following);
-    }
-    spdlog::trace("Rancher: {} rows in {} pages from {} ({} removed rows skipped)", rows.size(), page_number + 1,
-                  first.target, removed);
-    co_return rows;
 }
 
 }  // namespace
@@ -408,8 +358,8 @@ asio::awaitable<result<http_response>> rancher_client::get(url const& target) {
 }
 
 asio::awaitable<result<std::vector<rancher_registry>>> rancher_client::list_registries(url const& collection) {
-    co_return co_await list_all<rancher_registry>([this](url const& page) { return get(page); }, base_, collection,
-                                                  parse_registry_page);
+    co_return co_await list_every_page([this](url const& page) { return get(page); }, base_, collection,
+                                       parse_registry_page);
 }
 
 asio::awaitable<result<std::vector<rancher_credential>>> rancher_client::list_credentials(
@@ -417,8 +367,8 @@ asio::awaitable<result<std::vector<rancher_credential>>> rancher_client::list_cr
     // serverAddress is no column, but registryId is: the server filters credentials (§1.3).
     url first = collection;
     first.target = with_query_parameter(first.target, "registryId", registry_id);
-    co_return co_await list_all<rancher_credential>([this](url const& page) { return get(page); }, base_,
-                                                    std::move(first), parse_credential_page);
+    co_return co_await list_every_page([this](url const& page) { return get(page); }, base_, std::move(first),
+                                       parse_credential_page);
 }
 
 asio::awaitable<result<std::optional<rancher_registry>>> rancher_client::find_registry(url const& collection,

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "peer_text.hpp"
+#include "rancher/rancher_api.hpp"
 
 namespace rancher_ecr {
 namespace {
@@ -147,15 +148,9 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
         page.items.push_back(std::move(*row));
     }
 
-    if (json::value const* pagination = root->if_contains("pagination"); pagination != nullptr && !pagination->is_null()) {
-        if (!pagination->is_object())
-            return malformed("collection", "pagination: expected an object, got " + std::string{json_kind_name(pagination->kind())});
-        if (json::value const* next = pagination->get_object().if_contains("next"); next != nullptr && !next->is_null()) {
-            if (!next->is_string())
-                return malformed("collection", "pagination.next: expected a string, got " + std::string{json_kind_name(next->kind())});
-            if (!next->get_string().empty()) page.next = std::string{next->get_string()};
-        }
-    }
+    auto next = read_next_page_link(*root);
+    if (!next) return next.error();
+    page.next = std::move(*next);
     return page;
 }
 
