@@ -51,7 +51,8 @@ import os
 import shlex
 import signal
 import sys
-import threading
+
+from stand_in_server import install_stop_handlers, wait_for_stop
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 
@@ -249,38 +250,6 @@ def self_check(endpoint, region, identities):
         if status != 403 or f"<Code>{code}</Code>" not in body:
             fail(f"moto refused GetAuthorizationToken with {name} by HTTP {status} {body[:300]}, "
                  f"expected 403 {code}")
-
-
-def install_stop_handlers():
-    """SIGTERM and SIGINT set the returned event; installed before the line is printed, so that a
-    parent that signals as soon as it has read it still gets a clean stop."""
-    stop = threading.Event()
-
-    def on_signal(signal_number, _frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return stop
-
-
-def wait_for_stop(stop, serve_forever):
-    if not serve_forever:
-        def watch_stdin():
-            # The parent test holds our stdin open; its end of file means the parent is gone.
-            # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader holds its
-            # lock and makes the interpreter abort at exit.
-            try:
-                while os.read(sys.stdin.fileno(), 65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
-
-    while not stop.wait(1.0):
-        pass
 
 
 def main():

@@ -109,30 +109,28 @@ Behaviour the spec leaves open, as chosen here:
   - Paths outside /v3 and /_control answer 404 NotFound without asking for authentication.
   - Every change to the store is made under one lock, so concurrent clients see each request's
     change whole; `createdTS` grows in the order rows are stored.
+
+The HTTP server, the fault queue, the request log, the control routes state/reset/release/faults and
+the process around them (the line on stdout, stopping) are shared with the Rancher 1.x stand-in:
+stand_in_server.py beside this file.
 """
 
-import argparse
 import base64
 import binascii
-import http
 import json
-import os
 import re
 import secrets
-import signal
-import socket
-import sys
-import threading
 import time
-import traceback
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote
+
+import stand_in_server
+from stand_in_server import (BaseApi, BaseControl, BaseStore, ControlError, Response, http_reason_phrase,
+                             random_key)
 
 DEFAULT_LIMIT = 1000  # §2.2 Pagination
 MAX_LIMIT = 10000
-IDLE_TIMEOUT_SECONDS = 60  # an idle keep-alive connection is closed after this long
 MANAGEMENT_CLUSTER = "local"  # where project-scoped Secrets live (§2.4)
 CREATOR_ID = "user-abc"
 UNAUTHENTICATED_MESSAGE = "Unauthorized: must authenticate"  # §2.1
@@ -173,17 +171,10 @@ def now_fields(at_least=0):
     return text, millis
 
 
-def reason_phrase(status):
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def default_code(status):
     if status in DEFAULT_CODES:
         return DEFAULT_CODES[status]
-    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", reason_phrase(status)))
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", http_reason_phrase(status)))
 
 
 def error_body(status, code=None, message=None, field_name=None):
@@ -192,7 +183,7 @@ def error_body(status, code=None, message=None, field_name=None):
     body = {"type": "error", "baseType": "error", "status": str(status) if status == 401 else status,
             "code": code if code is not None else default_code(status),
             "message": message if message is not None else (
-                UNAUTHENTICATED_MESSAGE if status == 401 else DEFAULT_MESSAGES.get(status, reason_phrase(status)))}
+                UNAUTHENTICATED_MESSAGE if status == 401 else DEFAULT_MESSAGES.get(status, http_reason_phrase(status)))}
     if field_name is not None:
         body["fieldName"] = field_name
     return body
@@ -218,16 +209,6 @@ def not_found(message="not found"):
     return ApiError(404, "NotFound", message)
 
 
-class Response:
-    def __init__(self, status, payload, headers=None):
-        self.status = status
-        self.payload = payload
-        self.headers = list(headers or [])
-
-    def body_bytes(self):
-        return json.dumps(self.payload, separators=(",", ":")).encode("utf-8")
-
-
 # --------------------------------------------------------------------------------------------------
 # Stored state
 
@@ -249,73 +230,24 @@ def backing_namespace(project_id):
     return project_id.split(":", 1)[1]
 
 
-class Store:
-    """The clusters, projects, namespaces and credentials (the Kubernetes Secrets behind them), the
-    fault queue, the request log and the settings. One lock guards all of it."""
+class Store(BaseStore):
+    """The clusters, projects, namespaces and credentials (the Kubernetes Secrets behind them) and
+    the settings, beside the fault queue and the request log (BaseStore). One lock guards all of it."""
 
     def __init__(self, public_url):
-        self.lock = threading.RLock()
-        self.held_changed = threading.Condition(self.lock)  # hold faults wait on it
-        self.held = 0  # answers kept by hold faults now
-        self.release_generation = 0  # bumped by POST /_control/release and reset: held answers go
         self.public_url = public_url
-        self.reset()
+        super().__init__()
 
     def reset(self):
         with self.lock:
             self.clusters, self.projects, self.namespaces = seeded_world()
             self.credentials = []  # stored rows, in the order they were stored
             self.last_created_ts = 0
-            self.faults = []
-            self.requests = []
             self.read_only_projects = []
-            self.release_held()
+            super().reset()
 
     def settings(self):
         return {"read_only_projects": list(self.read_only_projects), "public_url": self.public_url}
-
-    def release_held(self):
-        """Lets every answer kept by a hold fault go; returns how many were kept."""
-        with self.lock:
-            released = self.held
-            self.release_generation += 1
-            self.held_changed.notify_all()
-            return released
-
-    def hold(self, fault):
-        """Keeps the calling request's answer until the fault's `parties` are kept together, a
-        release, or its `seconds` pass (the caller holds no lock: other requests go on meanwhile)."""
-        gate = fault["_gate"]
-        deadline = time.monotonic() + fault["seconds"]
-        with self.lock:
-            generation = self.release_generation
-            gate["kept"] += 1
-            self.held += 1
-            if fault.get("parties") and gate["kept"] >= fault["parties"]:
-                gate["open"] = True
-                self.held_changed.notify_all()
-            try:
-                while not gate["open"] and self.release_generation == generation:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self.held_changed.wait(left)
-            finally:
-                self.held -= 1
-
-    def take_fault(self, method, path):
-        with self.lock:
-            for fault in self.faults:
-                match = fault.get("match") or {}
-                if "method" in match and str(match["method"]).upper() != method.upper():
-                    continue
-                if "path_contains" in match and str(match["path_contains"]).lower() not in path.lower():
-                    continue
-                fault["times"] -= 1
-                if fault["times"] <= 0:
-                    self.faults.remove(fault)
-                return dict(fault)  # a hold's _gate stays shared with its other requests
-        return None
 
     # ---- the world -----------------------------------------------------------------------------
 
@@ -355,11 +287,6 @@ class Store:
             if row["type"] == kind.name and row["projectId"] == project_id and row["id"] == credential_id:
                 return row
         return None
-
-
-def public_fault(fault):
-    """A fault as the control API shows it: without its internal state (keys starting with _)."""
-    return {key: value for key, value in fault.items() if not key.startswith("_")}
 
 
 def registry_entries(value, field_name="registries", problem=None):
@@ -405,51 +332,34 @@ def optional_string(value, field_name, problem):
 # The Rancher API
 
 
-class ApiRequest:
+class ApiRequest(stand_in_server.ApiRequest):
     """One API request, with the origin that links are built from."""
 
-    def __init__(self, method, origin, raw_path, query, body):
-        self.method = method
-        self.origin = origin
-        self.raw_path = raw_path
-        self.query = query
-        self.params = parse_qsl(query, keep_blank_values=True)
-        self.body = body
-
-    def param(self, name):
-        for key, value in self.params:
-            if key == name:
-                return value
-        return None
-
-    @property
-    def url(self):
-        return self.origin + self.raw_path + ("?" + self.query if self.query else "")
-
-    def url_with(self, drop=(), add=()):
-        """The request URL without the parameters in `drop` and with `add` appended."""
-        params = [(k, v) for k, v in self.params if k not in drop] + list(add)
-        query = urlencode(params)
-        return self.origin + self.raw_path + ("?" + query if query else "")
-
-    def json_body(self):
-        """The body as a JSON object (an empty body is {}: every field missing)."""
-        if not self.body.strip():
-            return {}
-        try:
-            value = json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(422, "InvalidBodyContent", "the body is not JSON")
-        if not isinstance(value, dict):
-            raise ApiError(422, "InvalidBodyContent", "the body is not a JSON object")
-        return value
+    def invalid_body(self, message):
+        return ApiError(422, "InvalidBodyContent", message)
 
 
-class RancherApi:
+class RancherApi(BaseApi):
     def __init__(self, store, access_key, secret_key):
         self.store = store
         self.access_key = access_key
         self.secret_key = secret_key
+
+    # ---- hooks of the shared request plumbing (stand_in_server.BaseApi) -------------------------
+
+    def origin(self, host):
+        """What links and X-Api-Schemas start with: the public URL if one is set, else
+        http://<the request's Host header>."""
+        return self.store.public_url or "http://" + host
+
+    def answer_headers(self, host):
+        return [("X-Api-Schemas", f"{self.origin(host)}/v3/schemas")]
+
+    def error_response(self, status, code=None, message=None, field_name=None, headers=()):
+        return Response(status, error_body(status, code, message, field_name), headers)
+
+    def log_fields(self, headers):
+        return {"authorization_scheme": self.authorization_scheme(headers)}
 
     # ---- authentication and routing ----------------------------------------------------------
 
@@ -477,7 +387,8 @@ class RancherApi:
         return bool(sep) and secrets.compare_digest(user.encode(), self.access_key.encode()) \
             and secrets.compare_digest(password.encode(), self.secret_key.encode())
 
-    def handle(self, method, origin, path, query, body, headers):
+    def handle(self, method, host, path, query, body, headers):
+        origin = self.origin(host)
         headers_out = [("X-Api-Schemas", f"{origin}/v3/schemas")]
         segments = [unquote(s) for s in path.split("/") if s]
         if not segments or segments[0] != "v3":
@@ -788,42 +699,14 @@ class RancherApi:
 
 
 # --------------------------------------------------------------------------------------------------
-# The control API
-
-
-class ControlError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+# The control API (state, reset, release and faults: stand_in_server.BaseControl)
 
 
 def control_problem(code, field_name):
     return ControlError(400, f"{field_name}: {code}")
 
 
-class Control:
-    def __init__(self, store):
-        self.store = store
-
-    def handle(self, method, path, body_bytes):
-        try:
-            return self.route(method, [s for s in path.split("/") if s][1:], body_bytes)
-        except ControlError as error:
-            return Response(error.status, {"error": error.message})
-
-    @staticmethod
-    def parse(body_bytes):
-        if not body_bytes.strip():
-            return {}
-        try:
-            value = json.loads(body_bytes)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ControlError(400, f"the body is not JSON: {error}")
-        if not isinstance(value, dict):
-            raise ControlError(400, "the body must be a JSON object")
-        return value
-
+class Control(BaseControl):
     @staticmethod
     def stored(row):
         return json.loads(json.dumps(row))  # a deep copy, passwords and auth included
@@ -833,56 +716,27 @@ class Control:
         return {"clusters": list(store.clusters.values()), "projects": list(store.projects.values()),
                 "namespaces": {pid: list(names) for pid, names in store.namespaces.items()},
                 "credentials": [self.stored(row) for row in store.credentials],
-                "requests": [dict(r) for r in store.requests],
-                "faults": [public_fault(f) for f in store.faults], "held": store.held,
-                "settings": store.settings()}
+                **store.fault_state(), "settings": store.settings()}
 
-    def route(self, method, rest, body_bytes):
-        store = self.store
-
-        def expect(*methods):
-            if method not in methods:
-                raise ControlError(405, f"{method} is not allowed here")
-
-        with store.lock:
-            if rest == ["state"]:
-                expect("GET")
-                return Response(200, self.state())
-            if rest == ["reset"]:
-                expect("POST")
-                store.reset()
-                return Response(200, {})
-            if rest == ["release"]:
-                expect("POST")
-                return Response(200, {"released": store.release_held()})
-            if rest == ["faults"]:
-                expect("GET", "POST", "DELETE")
-                if method == "GET":
-                    return Response(200, {"faults": [public_fault(f) for f in store.faults]})
-                if method == "DELETE":
-                    store.faults = []
-                    return Response(200, {})
-                fault = self.parse_fault(self.parse(body_bytes))
-                store.faults.append(fault)
-                return Response(201, public_fault(fault))
-            if rest == ["settings"]:
-                expect("GET", "POST")
-                if method == "POST":
-                    self.apply_settings(self.parse(body_bytes))
-                return Response(200, store.settings())
-            if rest == ["credentials"]:
-                expect("POST")
-                return Response(201, self.stored(self.add_credential(self.parse(body_bytes))))
-            if rest == ["clusters"]:
-                expect("POST")
-                return Response(201, self.add_cluster(self.parse(body_bytes)))
-            if rest == ["projects"]:
-                expect("POST")
-                return Response(201, self.add_project(self.parse(body_bytes)))
-            if rest == ["namespaces"]:
-                expect("POST")
-                return Response(201, self.add_namespace(self.parse(body_bytes)))
-        raise ControlError(404, "no such control resource")
+    def route_more(self, method, rest, body_bytes):
+        if rest == ["settings"]:
+            self.expect(method, "GET", "POST")
+            if method == "POST":
+                self.apply_settings(self.parse(body_bytes))
+            return Response(200, self.store.settings())
+        if rest == ["credentials"]:
+            self.expect(method, "POST")
+            return Response(201, self.stored(self.add_credential(self.parse(body_bytes))))
+        if rest == ["clusters"]:
+            self.expect(method, "POST")
+            return Response(201, self.add_cluster(self.parse(body_bytes)))
+        if rest == ["projects"]:
+            self.expect(method, "POST")
+            return Response(201, self.add_project(self.parse(body_bytes)))
+        if rest == ["namespaces"]:
+            self.expect(method, "POST")
+            return Response(201, self.add_namespace(self.parse(body_bytes)))
+        return None
 
     @staticmethod
     def text(body, name, required=True):
@@ -969,228 +823,19 @@ class Control:
         kind = NAMESPACED_CREDENTIAL if namespace is not None else PROJECT_CREDENTIAL
         return store.new_credential(kind, project_id, namespace, name, registries, description, labels, annotations)
 
-    @staticmethod
-    def parse_fault(body):
-        kind = body.get("fault")
-        if kind not in ("status", "delay", "drop", "truncate", "hold"):
-            raise ControlError(400, "fault must be one of status, delay, drop, truncate, hold")
-        match = body.get("match") or {}
-        if not isinstance(match, dict) or set(match) - {"method", "path_contains"}:
-            raise ControlError(400, "match takes only method and path_contains")
-        times = body.get("times", 1)
-        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-            raise ControlError(400, "times must be a positive integer")
-        fault = {"match": match, "fault": kind, "times": times}
-        if kind == "status":
-            status = body.get("status")
-            if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-                raise ControlError(400, "a status fault needs an HTTP status")
-            fault["status"] = status
-            for name in ("code", "message", "fieldName"):
-                if name in body:
-                    fault[name] = body[name]
-            headers = body.get("headers", {})
-            if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-                raise ControlError(400, "headers must map names to strings")
-            fault["headers"] = headers
-        if kind in ("delay", "hold"):
-            seconds = body.get("seconds", 10 if kind == "hold" else None)
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 600:
-                raise ControlError(400, f"a {kind} fault needs seconds (0 to 600)")
-            fault["seconds"] = seconds
-        if kind == "hold":
-            parties = body.get("parties")
-            if parties is not None and (not isinstance(parties, int) or isinstance(parties, bool) or parties < 1):
-                raise ControlError(400, "parties must be a positive integer")
-            fault["parties"] = parties
-            if parties and "times" not in body:
-                fault["times"] = parties  # one answer per party by default
-            fault["_gate"] = {"kept": 0, "open": False}  # shared by the requests this fault matches
-        return fault
-
-
-# --------------------------------------------------------------------------------------------------
-# HTTP: a small threaded HTTP/1.1 server (keep-alive), with raw socket access for drop/truncate
-
-
-class StandInServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # the listen backlog (5 by default): many clients may connect at once
-
-    def __init__(self, address, store, api, control, verbose):
-        self.store = store
-        self.api = api
-        self.control = control
-        self.verbose = verbose
-        super().__init__(address, Handler)
-
-    def handle_error(self, request, client_address):
-        # A client going away is normal; anything else is a bug in this file and is reported.
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
-            return
-        print("rancher2_stand_in: error while serving a connection:", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the client reuses connections
-    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle and delayed ACKs
-    # stall every kept-alive answer by about 40 ms.
-    disable_nagle_algorithm = True
-    timeout = IDLE_TIMEOUT_SECONDS
-
-    def version_string(self):  # the Server header
-        return "rancher2-stand-in"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        if self.server.verbose:  # request lines only: no bodies, no Authorization header
-            sys.stderr.write("rancher2_stand_in: %s - %s\n" % (self.address_string(), format % args))
-
-    def do_GET(self):
-        self.handle_any()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    def read_body(self):
-        """The whole request body (Content-Length or chunked), so the connection stays usable."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size_line = self.rfile.readline(65537)
-                if not size_line:
-                    raise ConnectionError("the client closed the connection mid-body")
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(65537)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise ConnectionError("the client closed the connection mid-body")
-        return body
-
-    def origin(self):
-        public_url = self.server.store.public_url
-        if public_url:
-            return public_url
-        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
-        return "http://" + host.lower()
-
-    def handle_any(self):
-        method = self.command
-        target = urlsplit(self.path)
-        path, query = target.path or "/", target.query
-        if len(path) > 1:
-            path = path.rstrip("/") or "/"
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.close_connection = True
-            self.send(Response(400, error_body(400, "InvalidBodyContent", "bad request body framing")))
-            return
-
-        if path == "/_control" or path.startswith("/_control/"):
-            self.send(self.server.control.handle(method, path, body))
-            return
-
-        store = self.server.store
-        api = self.server.api
-        entry = {"method": method, "path": path, "query": query, "body": None, "status": None, "fault": None,
-                 "authorization_scheme": api.authorization_scheme(self.headers)}
-        if body:
-            try:
-                entry["body"] = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                entry["body"] = body.decode("utf-8", "replace")
-        with store.lock:  # the log and the fault queue change together, whole
-            store.requests.append(entry)
-            fault = store.take_fault(method, path)
-            kind = fault["fault"] if fault else None
-            entry["fault"] = kind
-
-        if kind == "drop":
-            self.close_abruptly()
-            return
-        if kind == "delay":
-            time.sleep(fault["seconds"])
-        origin = self.origin()
-        if kind == "status":
-            status = fault["status"]
-            payload = error_body(status, fault.get("code"), fault.get("message"), fault.get("fieldName"))
-            response = Response(status, payload, [("X-Api-Schemas", f"{origin}/v3/schemas")]
-                                + list(fault.get("headers", {}).items()))
-        else:
-            try:
-                response = api.handle(method, origin, path, query, body, self.headers)
-            except Exception:  # noqa: BLE001 - a bug here must not hang the client
-                print("rancher2_stand_in: internal error:", file=sys.stderr)
-                traceback.print_exc(file=sys.stderr)
-                response = Response(500, error_body(500), [("X-Api-Schemas", f"{origin}/v3/schemas")])
-        with store.lock:
-            entry["status"] = response.status
-        if kind == "hold":
-            store.hold(fault)  # the change is made; only the answer waits
-        self.send(response, truncate=(kind == "truncate"))
-
-    def send(self, response, truncate=False):
-        payload = response.body_bytes()
-        self.send_response(response.status, reason_phrase(response.status))
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        if truncate:
-            # The full Content-Length was announced; send half the body and close.
-            self.wfile.write(payload[:len(payload) // 2])
-            self.wfile.flush()
-            self.close_abruptly()
-            return
-        self.wfile.write(payload)
-
-    def close_abruptly(self):
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
 
 # --------------------------------------------------------------------------------------------------
 # Process
 
 
-def fail(message):
-    print(f"rancher2_stand_in: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
 def parse_arguments():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=0,
-                        help="TCP port on 127.0.0.1 (default: a free one chosen by the system)")
-    parser.add_argument("--access-key", help="the API access key, token-xxxxx (default: a random one)")
-    parser.add_argument("--secret-key", help="the API secret key (default: a random one)")
-    parser.add_argument("--public-url", help="the origin used in links and X-Api-Schemas, e.g. https://host:port "
-                                             "(default: http://<the request's Host header>)")
-    parser.add_argument("--serve-forever", action="store_true",
-                        help="ignore stdin; serve until SIGTERM or SIGINT (for a demo in the background)")
-    parser.add_argument("--verbose", action="store_true", help="log each request line to stderr")
-    args = parser.parse_args()
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port {args.port} is not a TCP port")
+    def add_options(parser):
+        parser.add_argument("--access-key", help="the API access key, token-xxxxx (default: a random one)")
+        parser.add_argument("--secret-key", help="the API secret key (default: a random one)")
+        parser.add_argument("--public-url", help="the origin used in links and X-Api-Schemas, e.g. https://host:port "
+                                                 "(default: http://<the request's Host header>)")
+
+    parser, args = stand_in_server.parse_arguments(__doc__.split("\n\n")[0], add_options)
     if args.access_key is not None and (args.access_key == "" or ":" in args.access_key):
         parser.error("--access-key must be non-empty and without ':'")
     if args.secret_key is not None and args.secret_key == "":
@@ -1202,70 +847,16 @@ def parse_arguments():
     return args
 
 
-def random_key(length, alphabet):
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def install_stop_handlers():
-    """SIGTERM and SIGINT set the returned event; installed before the line is printed, so that a
-    parent that signals as soon as it has read it still gets a clean stop."""
-    stop = threading.Event()
-
-    def on_signal(signal_number, _frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return stop
-
-
-def wait_for_stop(stop, serve_forever):
-    if not serve_forever:
-        def watch_stdin():
-            # The parent test holds our stdin open; its end of file means the parent is gone.
-            # os.read, not sys.stdin: a daemon thread blocked in the buffered reader holds its lock
-            # and makes the interpreter abort at exit.
-            try:
-                while os.read(sys.stdin.fileno(), 65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    while not stop.wait(1.0):
-        pass
-
-
 def main():
     args = parse_arguments()
     # Rancher 2 API keys: token-<5 lower-case alphanumerics>, a 54-character secret.
     access_key = args.access_key or "token-" + random_key(5, "abcdefghijklmnopqrstuvwxyz0123456789")
     secret_key = args.secret_key or random_key(54, "bcdfghjklmnpqrstvwxz2456789")
 
-    # The one line goes to the real stdout; anything else printed goes to stderr.
-    output = sys.stdout
-    sys.stdout = sys.stderr
-
     store = Store(args.public_url)
     api = RancherApi(store, access_key, secret_key)
-    try:
-        server = StandInServer(("127.0.0.1", args.port), store, api, Control(store), args.verbose)
-    except OSError as error:
-        fail(f"cannot serve on 127.0.0.1:{args.port}: {error}")
-    stop = install_stop_handlers()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-
-    port = server.server_address[1]
-    output.write(json.dumps({"url": f"http://127.0.0.1:{port}", "access_key": access_key,
-                             "secret_key": secret_key}, separators=(",", ":")) + "\n")
-    output.flush()
-    try:
-        wait_for_stop(stop, args.serve_forever)
-    finally:
-        server.shutdown()
-        server.server_close()
+    stand_in_server.serve("rancher2_stand_in", args, store, api, Control(store),
+                          {"access_key": access_key, "secret_key": secret_key})
 
 
 if __name__ == "__main__":

@@ -6,56 +6,20 @@ C++ tests start it. Run from the repository root:
 """
 
 import base64
-import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rancher2_stand_in.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for stand_in_testing, under -m unittest too
+import stand_in_testing  # noqa: E402
+
 PROD = "c-abcde:p-xyz12"  # the seeded project "Default" of cluster "production"
 LOCAL_DEFAULT = "local:p-default"
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 OTHER_HOST = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
-
-
-def start(*arguments):
-    """Starts the stand-in; returns (process, the description line as a dict)."""
-    process = subprocess.Popen([sys.executable, SCRIPT, *arguments], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("{"):
-        process.kill()
-        raise AssertionError(f"the stand-in did not start: {line!r} {process.stderr.read()}")
-    return process, json.loads(line)
-
-
-def stop(process):
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=5)
-    process.stdout.close()
-    process.stderr.close()
-    if process.stdin:
-        process.stdin.close()
-
-
-# Never through a proxy the environment may name.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class Answer:
-    def __init__(self, status, headers, raw):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        self.json = json.loads(raw) if raw else None
 
 
 def credential_body(name="ecr", password="t0ken", host=HOST, **fields):
@@ -63,31 +27,16 @@ def credential_body(name="ecr", password="t0ken", host=HOST, **fields):
             "registries": {host: {"username": "AWS", "password": password}}, **fields}
 
 
-class Rancher2StandInTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.process, cls.info = start()
-        cls.url = cls.info["url"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.process.stdin.close()  # end of file on stdin stops it
-        try:
-            exit_code = cls.process.wait(timeout=10)
-            log = cls.process.stderr.read()
-        finally:
-            stop(cls.process)
-        # It stops cleanly on end of file and stays quiet, faults and errors included.
-        if exit_code != 0 or log:
-            raise AssertionError(f"the stand-in exited with {exit_code}, stderr: {log!r}")
-
-    def setUp(self):
-        self.control("POST", "/_control/reset")
+class Rancher2StandInTest(stand_in_testing.StandInTestCase):
+    script = "rancher2_stand_in.py"
 
     # ---- helpers -------------------------------------------------------------------------------
 
     def bearer(self):
         return "Bearer " + f"{self.info['access_key']}:{self.info['secret_key']}"
+
+    def authorization(self):
+        return self.bearer()
 
     def call(self, method, path, body=None, auth=True, headers=None, absolute=False):
         """One request; returns an Answer whatever the status. `auth`: True (Bearer), "basic", a
@@ -100,28 +49,7 @@ class Rancher2StandInTest(unittest.TestCase):
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         elif auth:
             headers["Authorization"] = auth
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(path if absolute else self.url + path, data=data, method=method,
-                                         headers=headers)
-        try:
-            with OPENER.open(request, timeout=10) as response:
-                return Answer(response.status, response.headers, response.read().decode())
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, error.headers, error.read().decode())
-
-    def control(self, method, path, body=None, expect=None):
-        answer = self.call(method, path, body, auth=False)
-        if expect is None:
-            self.assertLess(answer.status, 300, answer.raw)
-        else:
-            self.assertEqual(answer.status, expect, answer.raw)
-        return answer.json
-
-    def state(self):
-        return self.control("GET", "/_control/state")
+        return stand_in_testing.call(method, path if absolute else self.url + path, body, headers)
 
     def seed(self, name="ecr", project=PROD, namespace=None, password="s3cret", host=HOST, **fields):
         body = {"project": project, "namespace": namespace, "name": name,
@@ -152,13 +80,6 @@ class Rancher2StandInTest(unittest.TestCase):
         for entry in row["registries"].values():
             self.assertEqual(set(entry), {"username", "email", "description"}, row)
 
-    def raw_request(self, method, path, body=None):
-        host, port = self.url[len("http://"):].split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        connection.request(method, path, body=json.dumps(body) if body is not None else None,
-                           headers={"Authorization": self.bearer(), "Content-Type": "application/json"})
-        return connection
-
     # ---- start-up ------------------------------------------------------------------------------
 
     def test_description_line_keys_and_stopping(self):
@@ -166,29 +87,16 @@ class Rancher2StandInTest(unittest.TestCase):
         self.assertRegex(self.info["access_key"], r"^token-[a-z0-9]{5}$")
         self.assertTrue(self.info["secret_key"])
         self.assertEqual(set(self.info), {"url", "access_key", "secret_key"})
-        process, info = start("--access-key", "token-zz9zz", "--secret-key", "SK", "--public-url",
-                              "https://rancher.example:8443/")
-        try:
+        with self.another_stand_in("--access-key", "token-zz9zz", "--secret-key", "SK", "--public-url",
+                                   "https://rancher.example:8443/") as (process, info):
             self.assertEqual((info["access_key"], info["secret_key"]), ("token-zz9zz", "SK"))
             answer = self.call("GET", info["url"] + "/v3/projects/" + PROD, auth="Bearer token-zz9zz:SK",
                                absolute=True)
             self.assertEqual(answer.status, 200, answer.raw)
             self.assertEqual(answer.headers["X-Api-Schemas"], "https://rancher.example:8443/v3/schemas")
             self.assertEqual(answer.json["links"]["self"], f"https://rancher.example:8443/v3/projects/{PROD}")
-            process.stdin.close()
-            self.assertEqual(process.wait(timeout=5), 0)
-        finally:
-            stop(process)
-        process, info = start("--serve-forever")
-        try:
-            process.stdin.close()
-            time.sleep(0.3)
-            self.assertIsNone(process.poll(), "--serve-forever must ignore stdin")
-            process.send_signal(signal.SIGTERM)
-            self.assertEqual(process.wait(timeout=5), 0)
-            self.assertEqual(process.stderr.read(), "")  # quiet
-        finally:
-            stop(process)
+            self.assert_stops_on_end_of_file(process)
+        self.assert_serve_forever_ignores_stdin_and_stops_on_sigterm()
 
     # ---- §2.1 authentication, §2.2 discovery ---------------------------------------------------
 
@@ -528,11 +436,8 @@ class Rancher2StandInTest(unittest.TestCase):
     def test_drop_fault(self):
         self.seed(password="old")
         self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "drop"})
-        connection = self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
-                                      {"registries": {HOST: {"username": "AWS", "password": "new"}}})
-        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
-            connection.getresponse()
-        connection.close()
+        self.assert_dropped(self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
+                                             {"registries": {HOST: {"username": "AWS", "password": "new"}}}))
         state = self.state()
         self.assertEqual(state["credentials"][0]["registries"][HOST]["password"], "old")  # nothing done
         self.assertEqual((state["requests"][-1]["fault"], state["requests"][-1]["status"]), ("drop", None))
@@ -540,25 +445,14 @@ class Rancher2StandInTest(unittest.TestCase):
     def test_truncate_fault(self):
         self.seed(password="old")
         self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "truncate"})
-        connection = self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
-                                      {"registries": {HOST: {"username": "AWS", "password": "new"}}})
-        response = connection.getresponse()
-        self.assertEqual(response.status, 200)
-        length = int(response.getheader("Content-Length"))
-        with self.assertRaises(http.client.IncompleteRead) as raised:
-            response.read()
-        self.assertEqual(len(raised.exception.partial), length // 2)
-        connection.close()
+        self.assert_truncated(self.raw_request("PUT", self.collection() + "/p-xyz12:ecr",
+                                               {"registries": {HOST: {"username": "AWS", "password": "new"}}}))
         self.assertEqual(self.state()["credentials"][0]["registries"][HOST]["password"], "new")  # the change was made
 
     def test_hold_fault_with_two_parties(self):
         """Two concurrent lists are both computed before either answer goes: each sees no
         credential, even though the first one answered creates one at once."""
-        fault = self.control("POST", "/_control/faults",
-                             {"match": {"method": "GET", "path_contains": "dockercredentials"}, "fault": "hold",
-                              "parties": 2})
-        self.assertEqual((fault["times"], fault["parties"], fault["seconds"]), (2, 2, 10))
-        self.assertNotIn("_gate", fault)
+        self.add_hold_fault_for_parties("dockercredentials", 2)
         seen, lock = [], threading.Lock()
 
         def list_then_create(name):
@@ -569,10 +463,7 @@ class Rancher2StandInTest(unittest.TestCase):
 
         first = threading.Thread(target=list_then_create, args=("one",))
         first.start()
-        deadline = time.monotonic() + 5
-        while self.state()["held"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.assertEqual(self.state()["held"], 1)  # kept until the second party comes
+        self.assertEqual(self.wait_until_held(1), 1)  # kept until the second party comes
         self.assertEqual(seen, [])
         second = threading.Thread(target=list_then_create, args=("two",))
         second.start()
@@ -588,15 +479,13 @@ class Rancher2StandInTest(unittest.TestCase):
         answers = []
         thread = threading.Thread(target=lambda: answers.append(self.call("GET", "/v3/clusters").status))
         thread.start()
-        while self.state()["held"] < 1 and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
+        self.wait_until_held(1)
         self.assertEqual(self.control("POST", "/_control/release"), {"released": 1})
         thread.join(timeout=5)
         self.assertEqual(answers, [200])
         thread = threading.Thread(target=lambda: answers.append(self.call("GET", "/v3/clusters").status))
         thread.start()
-        while self.state()["held"] < 1 and time.monotonic() < deadline + 10:
-            time.sleep(0.02)
+        self.wait_until_held(1)
         self.control("POST", "/_control/reset")
         thread.join(timeout=5)
         self.assertEqual(answers, [200, 200])
@@ -606,16 +495,9 @@ class Rancher2StandInTest(unittest.TestCase):
             self.control("POST", "/_control/faults", bad, expect=400)
 
     def test_keep_alive_and_public_url_setting(self):
-        connection = self.raw_request("GET", "/v3")
-        connection.getresponse().read()
-        sock = connection.sock
-        for path in ("/v3/clusters", "/v3/projects", "/v3/projects/c-nope:p-nope"):
-            connection.request("GET", path, headers={"Authorization": self.bearer()})
-            response = connection.getresponse()
-            response.read()
-            self.assertIs(connection.sock, sock)  # the same connection
-        self.assertEqual(response.status, 404)
-        connection.close()
+        statuses = self.statuses_on_one_connection(("/v3", "/v3/clusters", "/v3/projects",
+                                                    "/v3/projects/c-nope:p-nope"))
+        self.assertEqual(statuses, [200, 200, 200, 404])
         self.control("POST", "/_control/settings", {"public_url": "https://127.0.0.1:9443"})
         self.assertEqual(self.call("GET", "/v3").headers["X-Api-Schemas"], "https://127.0.0.1:9443/v3/schemas")
         self.control("POST", "/_control/reset")  # keeps public_url

@@ -6,94 +6,39 @@ C++ tests start it. Run from the repository root:
 """
 
 import base64
-import http.client
-import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rancher_stand_in.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for stand_in_testing, under -m unittest too
+import stand_in_testing  # noqa: E402
+
 URL_FORMS = ("/v1", "/v2-beta", "/v2-beta/projects/1a5", "/v1/projects/1a5")
 
 
-def start(*arguments):
-    """Starts the stand-in; returns (process, the description line as a dict)."""
-    process = subprocess.Popen([sys.executable, SCRIPT, *arguments], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("{"):
-        process.kill()
-        raise AssertionError(f"the stand-in did not start: {line!r} {process.stderr.read()}")
-    return process, json.loads(line)
+def basic(access_key, secret_key):
+    return "Basic " + base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
 
 
-# Never through a proxy the environment may name.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class Answer:
-    def __init__(self, status, headers, raw):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        self.json = json.loads(raw) if raw else None
-
-
-class RancherStandInTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.process, cls.info = start()
-        cls.url = cls.info["url"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.process.stdin.close()  # end of file on stdin stops it
-        try:
-            exit_code = cls.process.wait(timeout=10)
-            log = cls.process.stderr.read()
-        finally:
-            if cls.process.poll() is None:
-                cls.process.kill()
-            cls.process.stdout.close()
-            cls.process.stderr.close()
-        # It stops cleanly on end of file and stays quiet, faults and errors included.
-        if exit_code != 0 or log:
-            raise AssertionError(f"the stand-in exited with {exit_code}, stderr: {log!r}")
-
-    def setUp(self):
-        self.control("POST", "/_control/reset")
+class RancherStandInTest(stand_in_testing.StandInTestCase):
+    script = "rancher_stand_in.py"
 
     # ---- helpers -------------------------------------------------------------------------------
 
+    def authorization(self):
+        return basic(self.info["access_key"], self.info["secret_key"])
+
     def call(self, method, path, body=None, auth=True, headers=None, absolute=False):
-        """One request; returns an Answer whatever the status."""
+        """One request; returns an Answer whatever the status. `auth`: True (the stand-in's key
+        pair), an (access key, secret key) pair, or None/False (no Authorization header)."""
         headers = dict(headers or {})
         if auth is True:
             auth = (self.info["access_key"], self.info["secret_key"])
         if auth:
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(path if absolute else self.url + path, data=data, method=method,
-                                         headers=headers)
-        try:
-            with OPENER.open(request, timeout=10) as response:
-                return Answer(response.status, response.headers, response.read().decode())
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, error.headers, error.read().decode())
-
-    def control(self, method, path, body=None):
-        answer = self.call(method, path, body, auth=False)
-        self.assertLess(answer.status, 300, answer.raw)
-        return answer.json
+            headers["Authorization"] = basic(*auth)
+        return stand_in_testing.call(method, path if absolute else self.url + path, body, headers)
 
     def add_registry(self, address, **fields):
         return self.control("POST", "/_control/registries", {"serverAddress": address, **fields})["id"]
@@ -102,9 +47,6 @@ class RancherStandInTest(unittest.TestCase):
         return self.control("POST", "/_control/credentials",
                             {"registryId": registry_id, "publicValue": public, "secretValue": secret,
                              **fields})["id"]
-
-    def state(self):
-        return self.control("GET", "/_control/state")
 
     def assert_cattle_error(self, answer, status, code, message=None, field_name=None):
         self.assertEqual(answer.status, status, answer.raw)
@@ -140,32 +82,13 @@ class RancherStandInTest(unittest.TestCase):
         self.assertTrue(self.info["access_key"] and self.info["secret_key"])
 
     def test_given_keys_project_and_stop_on_stdin_eof_and_sigterm(self):
-        process, info = start("--access-key", "AK", "--secret-key", "SK", "--project", "1a7")
-        try:
+        with self.another_stand_in("--access-key", "AK", "--secret-key", "SK", "--project", "1a7") as (process, info):
             self.assertEqual((info["access_key"], info["secret_key"], info["project"]), ("AK", "SK", "1a7"))
             answer = self.call("GET", info["url"] + "/v2-beta/projects/1a7", auth=("AK", "SK"), absolute=True)
             self.assertEqual(answer.status, 200)
             self.assertEqual(answer.headers["X-API-Account-Id"], "1a7")
-            process.stdin.close()
-            self.assertEqual(process.wait(timeout=5), 0)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.stdout.close()
-            process.stderr.close()
-        process, info = start("--serve-forever")
-        try:
-            process.stdin.close()
-            time.sleep(0.3)
-            self.assertIsNone(process.poll(), "--serve-forever must ignore stdin")
-            process.send_signal(signal.SIGTERM)
-            self.assertEqual(process.wait(timeout=5), 0)
-            self.assertEqual(process.stderr.read(), "")  # quiet
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.stdout.close()
-            process.stderr.close()
+            self.assert_stops_on_end_of_file(process)
+        self.assert_serve_forever_ignores_stdin_and_stops_on_sigterm()
 
     # ---- §1.1 discovery, §1.2 auth ---------------------------------------------------------------
 
@@ -523,11 +446,7 @@ class RancherStandInTest(unittest.TestCase):
         """Three concurrent lists are all computed before any answer goes: each sees no credential,
         even though the first one answered creates one at once."""
         registry = self.add_registry("a.example.com")
-        fault = self.control("POST", "/_control/faults",
-                             {"match": {"method": "GET", "path_contains": "/registrycredentials"}, "fault": "hold",
-                              "parties": 3})
-        self.assertEqual((fault["times"], fault["parties"], fault["seconds"]), (3, 3, 10))
-        self.assertNotIn("_gate", fault)
+        self.add_hold_fault_for_parties("/registrycredentials", 3)
         seen, lock = [], threading.Lock()
 
         def list_then_create():
@@ -540,10 +459,7 @@ class RancherStandInTest(unittest.TestCase):
         threads = [threading.Thread(target=list_then_create) for _ in range(2)]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while self.state()["held"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.assertEqual(self.state()["held"], 2)  # kept until the third party comes
+        self.assertEqual(self.wait_until_held(2), 2)  # kept until the third party comes
         self.assertEqual(seen, [])
         last = threading.Thread(target=list_then_create)
         last.start()
@@ -569,9 +485,7 @@ class RancherStandInTest(unittest.TestCase):
 
         thread = threading.Thread(target=put, args=("new",))
         thread.start()
-        deadline = time.monotonic() + 10
-        while self.state()["held"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.wait_until_held(1)
         state = self.state()
         self.assertEqual(state["held"], 1)
         self.assertEqual(state["credentials"][0]["secretValue"], "new")  # the change is made; the answer waits
@@ -582,8 +496,7 @@ class RancherStandInTest(unittest.TestCase):
 
         thread = threading.Thread(target=put, args=("newer",))
         thread.start()
-        while self.state()["held"] < 1 and time.monotonic() < deadline + 10:
-            time.sleep(0.02)
+        self.wait_until_held(1)
         self.control("POST", "/_control/reset")  # a reset lets held answers go too
         thread.join(timeout=10)
         self.assertEqual([a.status for a in answers], [200, 200])
@@ -596,22 +509,12 @@ class RancherStandInTest(unittest.TestCase):
                     {"fault": "hold", "seconds": -1}):
             self.assertEqual(self.call("POST", "/_control/faults", bad, auth=False).status, 400, bad)
 
-    def raw_request(self, method, path, body=None):
-        host, port = self.url[len("http://"):].split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        credentials = f"{self.info['access_key']}:{self.info['secret_key']}"
-        headers = {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
-        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        return connection
-
     def test_drop_fault(self):
         registry = self.add_registry("a.example.com")
         credential = self.add_credential(registry)
         self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "drop"})
-        connection = self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": "new"})
-        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
-            connection.getresponse()
-        connection.close()
+        self.assert_dropped(self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}",
+                                             {"secretValue": "new"}))
         state = self.state()
         self.assertEqual(state["credentials"][0]["secretValue"], "s3cret")  # nothing done
         self.assertEqual((state["requests"][-1]["fault"], state["requests"][-1]["status"]), ("drop", None))
@@ -620,30 +523,14 @@ class RancherStandInTest(unittest.TestCase):
         registry = self.add_registry("a.example.com")
         credential = self.add_credential(registry)
         self.control("POST", "/_control/faults", {"match": {"method": "PUT"}, "fault": "truncate"})
-        connection = self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}", {"secretValue": "new"})
-        response = connection.getresponse()
-        self.assertEqual(response.status, 200)
-        length = int(response.getheader("Content-Length"))
-        with self.assertRaises(http.client.IncompleteRead) as raised:
-            response.read()
-        self.assertEqual(len(raised.exception.partial), length // 2)
-        connection.close()
+        self.assert_truncated(self.raw_request("PUT", f"/v2-beta/registrycredentials/{credential}",
+                                               {"secretValue": "new"}))
         self.assertEqual(self.state()["credentials"][0]["secretValue"], "new")  # the change was made
 
     def test_keep_alive(self):
-        connection = self.raw_request("GET", "/v2-beta")
-        response = connection.getresponse()
-        response.read()
-        sock = connection.sock
-        self.assertIsNotNone(sock)
-        for path in ("/v2-beta/schemas", "/v2-beta/registries", "/v2-beta/registries/1sp404"):
-            connection.request("GET", path, headers={"Authorization": "Basic " + base64.b64encode(
-                f"{self.info['access_key']}:{self.info['secret_key']}".encode()).decode()})
-            response = connection.getresponse()
-            response.read()
-            self.assertIs(connection.sock, sock)  # the same connection
-        self.assertEqual(response.status, 404)
-        connection.close()
+        statuses = self.statuses_on_one_connection(("/v2-beta", "/v2-beta/schemas", "/v2-beta/registries",
+                                                    "/v2-beta/registries/1sp404"))
+        self.assertEqual(statuses, [200, 200, 200, 404])
 
 
 if __name__ == "__main__":
