@@ -6,17 +6,16 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include "net/https_client.hpp"
 #include "obs/logging.hpp"
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/ecr_recorder.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
-#include "support/run_with_deadline.hpp"
 #include "support/temporary_directory.hpp"
 
 namespace rancher_ecr {
@@ -26,13 +25,13 @@ using namespace std::chrono_literals;
 using rancher_ecr::testing::aws_stand_in;
 using rancher_ecr::testing::child_process;
 using rancher_ecr::testing::command_result;
+using rancher_ecr::testing::contains;
+using rancher_ecr::testing::ecr_recorder;
 using rancher_ecr::testing::environment_variables;
 using rancher_ecr::testing::loopback_server;
 using rancher_ecr::testing::rancher_stand_in;
 using rancher_ecr::testing::scripted_answer;
 using rancher_ecr::testing::temporary_directory;
-
-bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
 // The refreshes here go through retries and stand-ins: a longer default deadline.
 bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 30s) {
@@ -74,58 +73,6 @@ private:
     std::mutex mutex_;
     std::vector<answer_maker> answers_;
     std::size_t served_ = 0;
-    loopback_server server_;
-};
-
-// Forwards every request unchanged (Host included, so the signature still holds) to `target`
-// and records the access key id each one was signed with, with moto's answer status.
-class recording_ecr_proxy {
-public:
-    struct call {
-        std::string access_key_id;
-        int status = 0;
-    };
-
-    explicit recording_ecr_proxy(std::string const& target)
-        : target_{*parse_url(target)},
-          server_{[this](http_request const& request) { return forward(request); }} {}
-
-    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
-    std::vector<call> calls() const {
-        std::lock_guard lock{mutex_};
-        return calls_;
-    }
-
-private:
-    scripted_answer forward(http_request const& request) {
-        http_request copy;
-        copy.method = request.method;
-        copy.target = request.target;
-        copy.body = request.body;
-        for (auto const& header : request.headers) {
-            if (!iequals(header.name, "content-length") && !iequals(header.name, "connection"))
-                copy.headers.push_back(header);
-        }
-        boost::asio::io_context context;
-        https_client client{context.get_executor(), {}};
-        auto answer = rancher_ecr::testing::run_with_deadline(context, client.send(target_, copy), 20s);
-        std::lock_guard lock{mutex_};
-        calls_.push_back({signing_key(request), answer ? answer->status : 0});
-        if (!answer) return {scripted_answer::action::close, {}, {}};
-        return {scripted_answer::action::respond, *answer, {}};
-    }
-
-    static std::string signing_key(http_request const& request) {
-        auto authorization = std::string{request.header("authorization").value_or("")};
-        auto start = authorization.find("Credential=");
-        if (start == std::string::npos) return {};
-        start += std::string_view{"Credential="}.size();
-        return authorization.substr(start, authorization.find('/', start) - start);
-    }
-
-    url target_;
-    mutable std::mutex mutex_;
-    std::vector<call> calls_;
     loopback_server server_;
 };
 
@@ -348,7 +295,7 @@ TEST_F(credential_chain_service_test, after_the_credentials_expire_the_ecr_call_
     container_endpoint_stand_in endpoint{
         {[session] { return respond(200, container_answer(session, std::chrono::system_clock::now() + 15min + 2s)); },
          [user] { return respond(200, container_answer(user, std::chrono::system_clock::now() + 6h)); }}};
-    recording_ecr_proxy ecr{aws_->endpoint()};
+    ecr_recorder ecr{aws_->endpoint()};
     auto environment = base_environment();
     environment["AWS_ENDPOINT_URL_ECR"] = ecr.endpoint();
     environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = endpoint.uri();

@@ -16,10 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "net/https_client.hpp"
-#include "support/aws_stand_in.hpp"
-#include "support/child_process.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
-#include "support/http_get.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -29,16 +27,13 @@ namespace rancher_ecr {
 namespace {
 
 using namespace std::chrono_literals;
-using rancher_ecr::testing::aws_stand_in;
-using rancher_ecr::testing::child_process;
+using rancher_ecr::testing::contains;
 using rancher_ecr::testing::environment_variables;
 using rancher_ecr::testing::eventually;
 using rancher_ecr::testing::loopback_server;
 using rancher_ecr::testing::rancher_stand_in;
 using rancher_ecr::testing::scripted_answer;
 using tcp = boost::asio::ip::tcp;
-
-bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
 std::size_t occurrences(std::string const& text, std::string const& part) {
     std::size_t count = 0;
@@ -76,89 +71,33 @@ std::size_t open_descriptors(int pid) {
     return static_cast<std::size_t>(std::distance(entries, std::filesystem::directory_iterator{}));
 }
 
-// The probes answer within 2 s here.
-std::optional<http_response> http_get(std::string const& address) {
-    return rancher_ecr::testing::http_get(address, 2s);
-}
-
-class lifecycle_test : public ::testing::Test {
+class lifecycle_test : public rancher_ecr::testing::end_to_end_test<rancher_stand_in> {
 protected:
-    static void SetUpTestSuite() {
-        aws_ = new aws_stand_in;
-        rancher_ = new rancher_stand_in;
-    }
-    static void TearDownTestSuite() {
-        delete rancher_;
-        delete aws_;
-    }
-    void SetUp() override { rancher_->reset(); }
-    void TearDown() override {
-        if (service_) {
-            service_->signal(SIGTERM);
-            service_->wait(5s);
-        }
-    }
+    lifecycle_test() { probe_timeout_ = 2s; }  // the probes answer within 2 s here
 
-    std::string host() const { return aws_->account_id() + ".dkr.ecr." + aws_->region() + ".amazonaws.com"; }
-
-    // No credentials but those given here: HOME is an empty directory, instance metadata is off.
-    environment_variables base_environment() const {
-        return {{"AWS_REGION", aws_->region()},
-                {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
-                {"AWS_EC2_METADATA_DISABLED", "true"},
-                {"HOME", home_.path().string()},
-                {"CATTLE_URL", rancher_->url()},
-                {"CATTLE_ACCESS_KEY", rancher_->access_key()},
-                {"CATTLE_SECRET_KEY", rancher_->secret_key()},
-                {"LISTEN_ADDRESS", "127.0.0.1"},
-                {"LISTEN_PORT", std::to_string(port_)},
-                {"LOG_LEVEL", "debug"}};
-    }
-    environment_variables environment() const {
-        auto env = base_environment();
-        env["AWS_ACCESS_KEY_ID"] = aws_->user().access_key_id;
-        env["AWS_SECRET_ACCESS_KEY"] = aws_->user().secret_access_key;
+    // No credentials but the IAM user's keys: HOME is an empty directory, instance metadata is off.
+    environment_variables environment() const override {
+        auto env = end_to_end_test::environment();
+        env["HOME"] = home_.path().string();
         return env;
     }
-    // The first credentials come from a container endpoint that accepts the request and never answers.
+    // Without the keys: the first credentials come from a container endpoint that accepts the request
+    // and never answers.
     environment_variables hanging_credentials_environment(loopback_server const& endpoint) const {
-        auto env = base_environment();
+        auto env = environment();
+        env.erase("AWS_ACCESS_KEY_ID");
+        env.erase("AWS_SECRET_ACCESS_KEY");
         env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1:" + std::to_string(endpoint.port()) + "/creds";
         return env;
     }
 
-    // `command`: what runs the binary (e.g. prlimit ... SERVICE_BINARY), then its arguments.
-    void start(environment_variables const& env, std::vector<std::string> command = {SERVICE_BINARY}) {
-        service_ = std::make_unique<child_process>(command, env);
-    }
-    void start() { start(environment()); }
-
-    std::optional<http_response> probe(std::string const& path) {
-        return http_get("http://127.0.0.1:" + std::to_string(port_) + path);
-    }
-    int health_status() {
-        auto answer = probe("/healthz");
-        return answer ? answer->status : 0;
-    }
-    // The service's log so far; once it has exited, all of it (what was left in the pipe included).
-    std::string log() {
-        service_->wait_for_output("\x01", 50ms);  // drain what is there
-        return service_->output();
-    }
     bool rancher_saw_a_put() {
         auto requests = rancher_->state().at("requests").as_array();
         return std::ranges::any_of(requests, [](auto const& r) { return r.as_object().at("method") == "PUT"; });
     }
 
-    static aws_stand_in* aws_;
-    static rancher_stand_in* rancher_;
     rancher_ecr::testing::temporary_directory home_;
-    unsigned short port_ = rancher_ecr::testing::free_tcp_port();
-    std::unique_ptr<child_process> service_;
 };
-
-aws_stand_in* lifecycle_test::aws_ = nullptr;
-rancher_stand_in* lifecycle_test::rancher_ = nullptr;
 
 // Fault 5: the signals are handled from the first instant, also while the AWS start waits.
 TEST_F(lifecycle_test, sigterm_while_the_first_credentials_hang_exits_0) {

@@ -1,41 +1,36 @@
 // The real binary through a real proxy (squid on loopback): ECR over TLS (moto behind a TLS front
 // with a test CA) through a CONNECT tunnel, the Rancher stand-in over plain HTTP in absolute form;
 // NO_PROXY sending both direct; a proxy that is down, then back; wrong proxy credentials.
-#include <csignal>
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <string>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "net/http_message.hpp"
-#include "net/https_client.hpp"
-#include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
 #include "support/rancher_stand_in.hpp"
-#include "support/run_with_deadline.hpp"
 #include "support/test_pki.hpp"
 #include "support/squid_proxy.hpp"
+#include "support/tls_front.hpp"
 
 namespace rancher_ecr {
 namespace {
 
 using namespace std::chrono_literals;
-using rancher_ecr::testing::aws_stand_in;
 using rancher_ecr::testing::child_process;
+using rancher_ecr::testing::contains;
 using rancher_ecr::testing::environment_variables;
 using rancher_ecr::testing::rancher_stand_in;
 using rancher_ecr::testing::squid_proxy;
+using rancher_ecr::testing::tls_front;
 
 constexpr char proxy_user[] = "ecr-proxy-user";
 constexpr char proxy_password[] = "S3cret.Proxy_pass-77";
-
-bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
 // The refreshes here go through retries and stand-ins: a longer default deadline.
 bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 30s) {
@@ -46,66 +41,31 @@ std::size_t count_starting_with(std::vector<std::string> const& lines, std::stri
     return static_cast<std::size_t>(std::ranges::count_if(lines, [&](auto const& l) { return l.starts_with(prefix); }));
 }
 
-// TLS in front of a plain-HTTP stand-in (tests/support/tls_proxy.py) with a certificate for localhost.
-class tls_front {
-public:
-    tls_front(std::string const& upstream_url, rancher_ecr::testing::test_pki const& pki)
-        : process_{{"python3", TESTS_SOURCE_DIR "/support/tls_proxy.py", pki.server_cert_file, pki.server_key_file,
-                    parse_url(upstream_url)->authority()}} {
-        auto line = process_.read_line(30s);
-        if (!line || line->empty() || !std::isdigit(static_cast<unsigned char>(line->front())))
-            throw std::runtime_error("the TLS front did not start: " + process_.output());
-        port_ = std::stoi(*line);
-    }
-    int port() const { return port_; }
-
-private:
-    child_process process_;
-    int port_ = 0;
-};
-
-class proxy_service_test : public ::testing::Test {
+class proxy_service_test : public rancher_ecr::testing::end_to_end_test<rancher_stand_in> {
 protected:
     static void SetUpTestSuite() {
-        aws_ = new aws_stand_in;
-        rancher_ = new rancher_stand_in;
+        end_to_end_test::SetUpTestSuite();
         pki_ = new rancher_ecr::testing::test_pki{rancher_ecr::testing::make_test_pki({"localhost"}, {})};
-        ecr_front_ = new tls_front{aws_->endpoint(), *pki_};
+        ecr_front_ = new tls_front{aws_->endpoint(), *pki_};  // with a certificate for localhost
     }
     static void TearDownTestSuite() {
         delete ecr_front_;
         delete pki_;
-        delete rancher_;
-        delete aws_;
-    }
-    void SetUp() override { rancher_->reset(); }
-    void TearDown() override {
-        if (service_) {
-            service_->signal(SIGTERM);
-            service_->wait(5s);
-        }
+        end_to_end_test::TearDownTestSuite();
     }
 
-    std::string host() const { return aws_->account_id() + ".dkr.ecr." + aws_->region() + ".amazonaws.com"; }
-    std::string password() const { return aws_->account_id() + "-auth-token"; }
     std::string ecr_endpoint() const { return "https://localhost:" + std::to_string(ecr_front_->port()); }
 
     // ECR over TLS and Rancher over plain HTTP, both through `proxy_url`, logging at trace.
+    using end_to_end_test::environment;
     environment_variables environment(std::string const& proxy_url) const {
-        return {{"AWS_REGION", aws_->region()},
-                {"AWS_ENDPOINT_URL_ECR", ecr_endpoint()},
-                {"AWS_CA_BUNDLE", pki_->ca_file},
-                {"AWS_ACCESS_KEY_ID", aws_->user().access_key_id},
-                {"AWS_SECRET_ACCESS_KEY", aws_->user().secret_access_key},
-                {"AWS_EC2_METADATA_DISABLED", "true"},
-                {"CATTLE_URL", rancher_->url()},
-                {"CATTLE_ACCESS_KEY", rancher_->access_key()},
-                {"CATTLE_SECRET_KEY", rancher_->secret_key()},
-                {"HTTPS_PROXY", proxy_url},
-                {"HTTP_PROXY", proxy_url},
-                {"LISTEN_ADDRESS", "127.0.0.1"},
-                {"LISTEN_PORT", std::to_string(port_)},
-                {"LOG_LEVEL", "trace"}};
+        auto env = end_to_end_test::environment();
+        env["AWS_ENDPOINT_URL_ECR"] = ecr_endpoint();
+        env["AWS_CA_BUNDLE"] = pki_->ca_file;
+        env["HTTPS_PROXY"] = proxy_url;
+        env["HTTP_PROXY"] = proxy_url;
+        env["LOG_LEVEL"] = "trace";
+        return env;
     }
 
     std::string secret_of(std::string const& credential_id) {
@@ -114,43 +74,15 @@ protected:
         return value.is_string() ? std::string{value.as_string()} : std::string{};
     }
 
-    std::optional<http_response> probe(std::string const& path) {
-        boost::asio::io_context context;
-        https_client_options options;
-        options.connect_timeout = 2s;
-        options.request_timeout = 5s;
-        https_client client{context.get_executor(), options};
-        auto where = *parse_url("http://127.0.0.1:" + std::to_string(port_) + path);
-        http_request request;
-        request.target = where.target;
-        auto response = rancher_ecr::testing::run_with_deadline(context, client.send(where, request), 10s);
-        if (!response) return std::nullopt;
-        return *response;
-    }
-
-    std::string log() {
-        service_->wait_for_output("\x01", 50ms);
-        return service_->output();
-    }
-
     // Neither the proxy's password nor its Basic credentials anywhere in `text`.
     static void expect_no_proxy_secret(std::string const& text) {
         EXPECT_FALSE(contains(text, proxy_password)) << text;
         EXPECT_FALSE(contains(text, basic_authorization(proxy_user, proxy_password).substr(6))) << text;
     }
 
-    static aws_stand_in* aws_;
-    static rancher_stand_in* rancher_;
-    static rancher_ecr::testing::test_pki* pki_;
-    static tls_front* ecr_front_;
-    unsigned short port_ = rancher_ecr::testing::free_tcp_port();
-    std::unique_ptr<child_process> service_;
+    static inline rancher_ecr::testing::test_pki* pki_ = nullptr;
+    static inline tls_front* ecr_front_ = nullptr;
 };
-
-aws_stand_in* proxy_service_test::aws_ = nullptr;
-rancher_stand_in* proxy_service_test::rancher_ = nullptr;
-rancher_ecr::testing::test_pki* proxy_service_test::pki_ = nullptr;
-tls_front* proxy_service_test::ecr_front_ = nullptr;
 
 TEST_F(proxy_service_test, a_full_refresh_goes_through_the_proxy) {
     squid_proxy proxy{{proxy_user, proxy_password}};

@@ -2,54 +2,44 @@
 // moto_server (signature checking on) as ECR and the Rancher 2.x stand-in, mostly through
 // `--once` runs whose exit status, log and effect on the stand-in's stored credentials are
 // checked; the long-running service where retries and the probes matter.
-#include <csignal>
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "net/http_message.hpp"
-#include "net/https_client.hpp"
-#include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/ecr_recorder.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
-#include "support/http_get.hpp"
-#include "support/loopback_server.hpp"
 #include "support/rancher2_stand_in.hpp"
 #include "support/rancher_stand_in.hpp"
-#include "support/run_with_deadline.hpp"
 #include "support/test_pki.hpp"
+#include "support/tls_front.hpp"
 
 namespace rancher_ecr {
 namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using rancher_ecr::testing::aws_stand_in;
 using rancher_ecr::testing::child_process;
 using rancher_ecr::testing::command_result;
+using rancher_ecr::testing::contains;
+using rancher_ecr::testing::ecr_recorder;
 using rancher_ecr::testing::environment_variables;
-using rancher_ecr::testing::loopback_server;
 using rancher_ecr::testing::rancher2_stand_in;
 using rancher_ecr::testing::rancher_stand_in;
-using rancher_ecr::testing::scripted_answer;
+using rancher_ecr::testing::tls_front;
 
 constexpr char project_id[] = "local:p-default";  // "Default" in cluster local: namespaces apps, jobs
 constexpr char other_default[] = "c-abcde:p-xyz12";  // "Default" in cluster production: namespace web
 constexpr char system_project[] = "local:p-system";  // "System" in cluster local
-
-bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
 
 // The refreshes here go through retries and stand-ins: a longer default deadline.
 bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 30s) {
@@ -65,101 +55,19 @@ json::object registry_entry(std::string const& username, std::string const& pass
     return {{"username", username}, {"password", password}};
 }
 
-// Forwards every request unchanged (Host included, so that moto's signature check still passes) to
-// moto and counts the GetAuthorizationToken calls.
-class counting_ecr_proxy {
-public:
-    explicit counting_ecr_proxy(std::string const& target)
-        : target_{*parse_url(target)}, server_{[this](http_request const& request) { return forward(request); }} {}
-
-    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
-    int token_calls() const {
-        std::lock_guard lock{mutex_};
-        return token_calls_;
-    }
-
-private:
-    scripted_answer forward(http_request const& request) {
-        {
-            std::lock_guard lock{mutex_};
-            if (request.header("x-amz-target").value_or("").ends_with(".GetAuthorizationToken")) ++token_calls_;
-        }
-        http_request copy;
-        copy.method = request.method;
-        copy.target = request.target;
-        copy.body = request.body;
-        for (auto const& header : request.headers)
-            if (!iequals(header.name, "content-length") && !iequals(header.name, "connection"))
-                copy.headers.push_back(header);
-        boost::asio::io_context context;
-        https_client client{context.get_executor(), {}};
-        auto answer = rancher_ecr::testing::run_with_deadline(context, client.send(target_, copy), 20s);
-        if (!answer) return {scripted_answer::action::close, {}, {}};
-        return {scripted_answer::action::respond, *answer, {}};
-    }
-
-    url target_;
-    mutable std::mutex mutex_;
-    int token_calls_ = 0;
-    loopback_server server_;
-};
-
-// TLS in front of a plain-HTTP stand-in (tests/support/tls_proxy.py).
-class tls_front {
-public:
-    tls_front(std::string const& upstream_url, rancher_ecr::testing::test_pki const& pki)
-        : process_{{"python3", TESTS_SOURCE_DIR "/support/tls_proxy.py", pki.server_cert_file, pki.server_key_file,
-                    parse_url(upstream_url)->authority()}} {
-        auto line = process_.read_line(30s);
-        if (!line || line->empty() || !std::isdigit(static_cast<unsigned char>(line->front())))
-            throw std::runtime_error("the TLS front did not start: " + process_.output());
-        port_ = std::stoi(*line);
-    }
-    int port() const { return port_; }
-
-private:
-    child_process process_;
-    int port_ = 0;
-};
-
-class rancher2_service_test : public ::testing::Test {
+class rancher2_service_test : public rancher_ecr::testing::end_to_end_test<rancher2_stand_in> {
 protected:
-    static void SetUpTestSuite() {
-        aws_ = new aws_stand_in;
-        rancher_ = new rancher2_stand_in;
-    }
-    static void TearDownTestSuite() {
-        delete rancher_;
-        delete aws_;
-    }
     void SetUp() override {
-        rancher_->reset();  // the seeded world, no credentials, faults, log or read-only project
+        end_to_end_test::SetUp();  // the seeded world, no credentials, faults, log or read-only project
         rancher_->control("POST", "/_control/settings", R"({"public_url":null})");  // a reset keeps it
     }
-    void TearDown() override {
-        if (service_) {
-            service_->signal(SIGTERM);
-            service_->wait(10s);
-        }
-    }
-
-    std::string host() const { return aws_->account_id() + ".dkr.ecr." + aws_->region() + ".amazonaws.com"; }
-    std::string password() const { return aws_->account_id() + "-auth-token"; }
 
     // A --once run writing into the project-scoped credentials of local:p-default.
-    environment_variables environment() const {
-        return {{"AWS_REGION", aws_->region()},
-                {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
-                {"AWS_ACCESS_KEY_ID", aws_->user().access_key_id},
-                {"AWS_SECRET_ACCESS_KEY", aws_->user().secret_access_key},
-                {"AWS_EC2_METADATA_DISABLED", "true"},
-                {"CATTLE_URL", rancher_->url() + "/v3"},
-                {"CATTLE_ACCESS_KEY", rancher_->access_key()},
-                {"CATTLE_SECRET_KEY", rancher_->secret_key()},
-                {"RANCHER_PROJECT", project_id},
-                {"LISTEN_ADDRESS", "127.0.0.1"},
-                {"LISTEN_PORT", std::to_string(port_)},
-                {"LOG_LEVEL", "debug"}};
+    environment_variables environment() const override {
+        auto env = end_to_end_test::environment();
+        env["CATTLE_URL"] = rancher_->url() + "/v3";
+        env["RANCHER_PROJECT"] = project_id;
+        return env;
     }
 
     static command_result run_once(environment_variables const& env) {
@@ -211,26 +119,7 @@ protected:
         return out;
     }
 
-    // The long-running service, with its probes.
-    void start(environment_variables const& env) {
-        service_ = std::make_unique<child_process>(std::vector<std::string>{SERVICE_BINARY}, env);
-    }
-    std::optional<http_response> probe(std::string const& path) {
-        return rancher_ecr::testing::http_get("http://127.0.0.1:" + std::to_string(port_) + path);
-    }
-    std::string log() {
-        service_->wait_for_output("\x01", 50ms);  // read what is there
-        return service_->output();
-    }
-
-    static aws_stand_in* aws_;
-    static rancher2_stand_in* rancher_;
-    unsigned short port_ = rancher_ecr::testing::free_tcp_port();
-    std::unique_ptr<child_process> service_;
 };
-
-aws_stand_in* rancher2_service_test::aws_ = nullptr;
-rancher2_stand_in* rancher2_service_test::rancher_ = nullptr;
 
 TEST_F(rancher2_service_test, once_updates_a_project_credential_and_keeps_its_other_fields) {
     auto const id = seed(project_id, std::nullopt, "ecr", {{host(), registry_entry("AWS", "expired-password")}},
@@ -499,7 +388,7 @@ TEST_F(rancher2_service_test, once_writes_two_accounts_of_one_credential_from_on
     auto const both = seed(project_id, std::nullopt, "ecr",
                            {{host(), registry_entry("AWS", "expired-password")},
                             {second_host, registry_entry("AWS", "expired-password-2")}});
-    counting_ecr_proxy ecr{aws_->endpoint()};
+    ecr_recorder ecr{aws_->endpoint()};
     auto env = environment();
     env["AWS_ENDPOINT_URL_ECR"] = ecr.endpoint();
     env["AWS_ECR_REGISTRY_IDS"] = aws_->account_id() + ",222222222222";
@@ -546,7 +435,7 @@ TEST_F(rancher2_service_test, rancher_503s_then_recovery_without_asking_ecr_agai
                                      {"fault", "status"},
                                      {"status", 503},
                                      {"times", 2}});
-    counting_ecr_proxy ecr{aws_->endpoint()};
+    ecr_recorder ecr{aws_->endpoint()};
     auto env = environment();
     env["AWS_ENDPOINT_URL_ECR"] = ecr.endpoint();
     // The retries follow the failure backoff, not the interval; 30 s keeps the next regular refresh

@@ -18,10 +18,9 @@
 
 #include "net/http_message.hpp"
 #include "net/https_client.hpp"
-#include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
-#include "support/http_get.hpp"
 #include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/run_with_deadline.hpp"
@@ -30,23 +29,17 @@ namespace rancher_ecr {
 namespace {
 
 using namespace std::chrono_literals;
-using rancher_ecr::testing::aws_stand_in;
-using rancher_ecr::testing::child_process;
-using rancher_ecr::testing::environment_variables;
+using rancher_ecr::testing::contains;
 using rancher_ecr::testing::loopback_server;
 using rancher_ecr::testing::rancher_stand_in;
 using scripted = rancher_ecr::testing::scripted_answer;
 
 constexpr auto metric = "rancher_ecr_credentials_";
 
-bool contains(std::string const& text, std::string const& part) { return text.find(part) != std::string::npos; }
-
 // Retries back off (2 s, 4 s, 8 s... with jitter): a longer default deadline.
 bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds deadline = 60s) {
     return rancher_ecr::testing::eventually(condition, deadline);
 }
-
-using rancher_ecr::testing::http_get;
 
 // Sends `request` on to `upstream` as it is (its Host header included, which SigV4 signs and the
 // Rancher stand-in builds its links from); an answer without the framing headers, which the
@@ -106,68 +99,20 @@ void expect_no_trace_of(std::string const& secret, std::string const& text, std:
     }
 }
 
-class refresh_service_test : public ::testing::Test {
+class refresh_service_test : public rancher_ecr::testing::end_to_end_test<rancher_stand_in> {
 protected:
-    static void SetUpTestSuite() {
-        aws_ = new aws_stand_in;
-        rancher_ = new rancher_stand_in;
-    }
-    static void TearDownTestSuite() {
-        delete rancher_;
-        delete aws_;
-    }
-    void SetUp() override { rancher_->reset(); }
-    void TearDown() override {
-        if (service_) {
-            service_->signal(SIGTERM);
-            service_->wait(5s);
-        }
-    }
-
     std::string host_of(std::string const& account) const {
         return account + ".dkr.ecr." + aws_->region() + ".amazonaws.com";
     }
-    std::string host() const { return host_of(aws_->account_id()); }
-    std::string password() const { return aws_->account_id() + "-auth-token"; }
 
-    environment_variables environment() const {
-        return {{"AWS_REGION", aws_->region()},
-                {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
-                {"AWS_ACCESS_KEY_ID", aws_->user().access_key_id},
-                {"AWS_SECRET_ACCESS_KEY", aws_->user().secret_access_key},
-                {"AWS_EC2_METADATA_DISABLED", "true"},
-                {"CATTLE_URL", rancher_->url()},
-                {"CATTLE_ACCESS_KEY", rancher_->access_key()},
-                {"CATTLE_SECRET_KEY", rancher_->secret_key()},
-                {"LISTEN_ADDRESS", "127.0.0.1"},
-                {"LISTEN_PORT", std::to_string(port_)},
-                {"LOG_LEVEL", "debug"}};
-    }
-
-    void start(environment_variables const& env) {
-        service_ = std::make_unique<child_process>(std::vector<std::string>{SERVICE_BINARY}, env);
-    }
-
-    std::optional<http_response> probe(std::string const& path) {
-        return http_get("http://127.0.0.1:" + std::to_string(port_) + path);
-    }
     std::string metrics() {
         auto answer = probe("/metrics");
         return answer ? answer->body : std::string{};
-    }
-    int health_status() {
-        auto answer = probe("/healthz");
-        return answer ? answer->status : 0;
     }
     std::string secret_of(std::string const& credential_id) {
         auto const stored = rancher_->credential(credential_id);
         auto const& value = stored.at("secretValue");
         return value.is_string() ? std::string{value.as_string()} : std::string{};
-    }
-    // The service's log so far (it is read while waiting for the process).
-    std::string log() {
-        service_->wait_for_output("\x01", 50ms);  // drain what is there
-        return service_->output();
     }
     // Every distinct /healthz and /metrics answer until `done` holds and the service is healthy (the
     // answers of the failures on the way included), one after the other.
@@ -193,15 +138,7 @@ protected:
         service_.reset();
         return output;
     }
-
-    static aws_stand_in* aws_;
-    static rancher_stand_in* rancher_;
-    unsigned short port_ = rancher_ecr::testing::free_tcp_port();
-    std::unique_ptr<child_process> service_;
 };
-
-aws_stand_in* refresh_service_test::aws_ = nullptr;
-rancher_stand_in* refresh_service_test::rancher_ = nullptr;
 
 // Fault 4: with two accounts, one failing at every try, no series may claim a success of the failing
 // one, nor "every token written": the failing registry has no success series, the other has its own.

@@ -12,8 +12,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
 #include "support/rancher_stand_in.hpp"
 
@@ -22,7 +22,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using rancher_ecr::testing::aws_stand_in;
 using rancher_ecr::testing::child_process;
 using rancher_ecr::testing::environment_variables;
 using rancher_ecr::testing::eventually;
@@ -48,33 +47,14 @@ struct trial {
     std::string logs;             // every replica's output, one after the other
 };
 
-class replicas_test : public ::testing::Test {
+class replicas_test : public rancher_ecr::testing::end_to_end_test<rancher_stand_in> {
 protected:
-    static void SetUpTestSuite() {
-        aws_ = new aws_stand_in;
-        rancher_ = new rancher_stand_in;
-    }
-    static void TearDownTestSuite() {
-        delete rancher_;
-        delete aws_;
-    }
-    void SetUp() override { rancher_->reset(); }
-
-    std::string host() const { return aws_->account_id() + ".dkr.ecr." + aws_->region() + ".amazonaws.com"; }
-    std::string password() const { return aws_->account_id() + "-auth-token"; }
-
-    environment_variables environment() const {
-        return {{"AWS_REGION", aws_->region()},
-                {"AWS_ENDPOINT_URL_ECR", aws_->endpoint()},
-                {"AWS_ACCESS_KEY_ID", aws_->user().access_key_id},
-                {"AWS_SECRET_ACCESS_KEY", aws_->user().secret_access_key},
-                {"AWS_EC2_METADATA_DISABLED", "true"},
-                {"CATTLE_URL", rancher_->url()},
-                {"CATTLE_ACCESS_KEY", rancher_->access_key()},
-                {"CATTLE_SECRET_KEY", rancher_->secret_key()},
-                {"AUTO_CREATE", "true"},
-                {"LISTEN_ADDRESS", "127.0.0.1"},
-                {"LOG_LEVEL", "debug"}};
+    // `--once` runs (they serve no probes) that create what is missing.
+    environment_variables environment() const override {
+        auto env = end_to_end_test::environment();
+        env.erase("LISTEN_PORT");
+        env["AUTO_CREATE"] = "true";
+        return env;
     }
 
     // Keeps the answers to the next `replicas` requests matching `path` until all are computed.
@@ -145,13 +125,7 @@ protected:
         EXPECT_EQ(text(live[0], "secretValue"), password());
         return text(live[0], "id");
     }
-
-    static aws_stand_in* aws_;
-    static rancher_stand_in* rancher_;
 };
-
-aws_stand_in* replicas_test::aws_ = nullptr;
-rancher_stand_in* replicas_test::rancher_ = nullptr;
 
 // The failed expectations of the running test so far.
 int failures_so_far() {
