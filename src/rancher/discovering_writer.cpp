@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/coroutine_warning.hpp"
+#include "rancher/rancher_api.hpp"
 #include "rancher/norman_resources.hpp"
 
 
@@ -20,12 +21,8 @@ boost::asio::awaitable<write_report> discovering_writer::write(std::span<ecr_aut
     if (!found_) {
         url probe = origin_;
         probe.target = "/v3";
-        http_request request;
-        request.target = probe.target;
-        request.headers = {{"Host", probe.authority()},
-                           {"Accept", "application/json"},
-                           {"Authorization", "Bearer " + access_key_ + ":" + secret_key_}};
-        auto answer = co_await transport_.send(probe, std::move(request));
+        auto answer =
+            co_await transport_.send(probe, rancher_request("GET", probe, bearer_authorization(access_key_, secret_key_)));
         if (!answer) {
             auto problem = answer.error();
             problem.message = "finding which Rancher API " + origin_.origin() + " speaks (GET /v3): " + problem.message;

@@ -49,16 +49,7 @@ norman_writer::norman_writer(http_transport& transport, url api, std::string acc
 
 asio::awaitable<result<http_response>> norman_writer::exchange(std::string method, url const& target,
                                                                std::string body) {
-    http_request request;
-    request.method = method;
-    request.target = target.target;
-    request.headers = {
-        {"Host", target.authority()},
-        {"Accept", "application/json"},
-        {"Authorization", "Bearer " + access_key_ + ":" + secret_key_},
-    };
-    if (!body.empty()) request.headers.push_back({"Content-Type", "application/json"});
-    request.body = std::move(body);
+    auto request = rancher_request(method, target, bearer_authorization(access_key_, secret_key_), std::move(body));
     spdlog::trace("Rancher: {} {}", method, target.text());
     auto response = co_await transport_.send(target, std::move(request));
     if (!response) co_return in_operation(response.error(), operation_of(method, target));
@@ -106,8 +97,8 @@ asio::awaitable<result<norman_project>> norman_writer::find_project() {
         auto found = std::ranges::find(*clusters, id, &norman_cluster::id);
         return found == clusters->end() ? id : found->name;
     };
-    auto projects =
-        co_await list_every_page(get_one, api_, at(with_query_parameter("/projects", "name", project_name)), parse_project_page);
+    auto const projects_named = at(with_query_parameter("/projects", "name", project_name));
+    auto projects = co_await list_every_page(get_one, api_, projects_named, parse_project_page);
     if (!projects) co_return projects.error();
     std::vector<norman_project> matching;
     for (auto& project : *projects) {
@@ -197,7 +188,8 @@ asio::awaitable<void> norman_writer::write_place(norman_project const& project,
             auto target = link(update.credential.update_link);
             auto const operation = "Rancher PUT " + (target ? target->target : update.credential.update_link);
             result<http_response> answer = target.error();
-            if (target) answer = co_await exchange("PUT", *target, docker_credential_update_body(bodies(update.hosts), "AWS"));
+            if (target)
+                answer = co_await exchange("PUT", *target, docker_credential_update_body(bodies(update.hosts), "AWS"));
             std::optional<failure> problem;
             if (!answer) problem = answer.error();
             else if (!succeeded(*answer)) problem = parse_norman_error(answer->status, answer->body, operation);

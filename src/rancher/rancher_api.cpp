@@ -10,6 +10,24 @@ std::string operation_of(std::string_view method, url const& target) {
     return "Rancher " + std::string{method} + " " + target.target;
 }
 
+http_request rancher_request(std::string method, url const& target, std::string authorization, std::string body) {
+    http_request request;
+    request.method = std::move(method);
+    request.target = target.target;
+    request.headers = {
+        {"Host", target.authority()},
+        {"Accept", "application/json"},
+        {"Authorization", std::move(authorization)},
+    };
+    if (!body.empty()) request.headers.push_back({"Content-Type", "application/json"});
+    request.body = std::move(body);
+    return request;
+}
+
+std::string bearer_authorization(std::string_view access_key, std::string_view secret_key) {
+    return "Bearer " + std::string{access_key} + ":" + std::string{secret_key};
+}
+
 bool succeeded(http_response const& response) { return response.status >= 200 && response.status <= 299; }
 
 failure in_operation(failure problem, std::string const& operation, int http_status) {

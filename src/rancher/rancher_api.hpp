@@ -18,6 +18,13 @@ namespace rancher_ecr {
 // "Rancher GET /v2-beta/registries", the start of every message about that request.
 std::string operation_of(std::string_view method, url const& target);
 
+// A request to the Rancher API: Host, Accept JSON, `authorization` (Basic for 1.x, Bearer for 2.x:
+// a secret), and a JSON `body` when not empty.
+http_request rancher_request(std::string method, url const& target, std::string authorization, std::string body = {});
+
+// "Bearer <access key>:<secret key>", how Rancher 2 takes an API key (a secret).
+std::string bearer_authorization(std::string_view access_key, std::string_view secret_key);
+
 // A 2xx answer.
 bool succeeded(http_response const& response);
 

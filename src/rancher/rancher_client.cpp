@@ -296,16 +296,7 @@ std::vector<std::string> rancher_client::ours_on(std::string const& registry_id)
 
 asio::awaitable<result<http_response>> rancher_client::exchange(std::string method, url const& target,
                                                                 std::string body) {
-    http_request request;
-    request.method = method;
-    request.target = target.target;
-    request.headers = {
-        {"Host", target.authority()},
-        {"Accept", "application/json"},
-        {"Authorization", basic_authorization(access_key_, secret_key_)},
-    };
-    if (!body.empty()) request.headers.push_back({"Content-Type", "application/json"});
-    request.body = std::move(body);
+    auto request = rancher_request(method, target, basic_authorization(access_key_, secret_key_), std::move(body));
     spdlog::trace("Rancher: {} {}", method, target.text());
     auto response = co_await transport_.send(target, std::move(request));
     if (!response) co_return in_operation(response.error(), operation_of(method, target));
