@@ -37,6 +37,19 @@ std::string joined(std::vector<std::string> const& items) {
     return text;
 }
 
+// The part of `plan` that touches a host of `pending`: the updates and refusals of credentials that
+// hold one, the creates and the missing cut down to them.
+norman_plan only_pending(norman_plan plan, std::vector<std::string> const& pending) {
+    auto is_pending = [&](std::string const& host) { return std::ranges::find(pending, host) != pending.end(); };
+    auto touches_none = [&](auto const& entry) { return std::ranges::none_of(entry.hosts, is_pending); };
+    std::erase_if(plan.updates, touches_none);
+    std::erase_if(plan.refusals, touches_none);
+    for (auto& create : plan.creates) std::erase_if(create.hosts, [&](auto const& host) { return !is_pending(host); });
+    std::erase_if(plan.creates, [](auto const& create) { return create.hosts.empty(); });
+    std::erase_if(plan.missing, [&](auto const& host) { return !is_pending(host); });
+    return plan;
+}
+
 }  // namespace
 
 norman_writer::norman_writer(http_transport& transport, url api, std::string access_key, std::string secret_key,
@@ -180,9 +193,13 @@ asio::awaitable<void> norman_writer::write_place(norman_project const& project,
             fail(pending, listed.error(), {});
             co_return;
         }
-        // A replica's create (409) is updated in the next round; never create twice.
-        auto plan = plan_norman_writes(*listed, pending, place_.auto_create && round + 1 < max_rounds,
-                                       place_.credential_name);
+        // Every fresh host counts for what a credential holds (a credential a replica created may
+        // also hold a host written in an earlier round), but only what is pending is acted on. A
+        // replica's create (409) is updated in the next round; never create in the last.
+        auto plan = only_pending(plan_norman_writes(*listed, fresh_hosts,
+                                                    place_.auto_create && round + 1 < max_rounds,
+                                                    place_.credential_name),
+                                 pending);
         pending.clear();
         for (auto const& update : plan.updates) {
             auto target = link(update.credential.update_link);

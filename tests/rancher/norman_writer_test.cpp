@@ -168,6 +168,31 @@ TEST_F(norman_writer_test, a_409_on_create_means_a_replica_made_it_first_so_it_i
     EXPECT_EQ(post.at("type").as_string(), "dockerCredential");
 }
 
+// What a replica created may hold a host that an earlier round wrote elsewhere: it is a fresh host
+// all the same, so the credential is written whole, not refused.
+TEST_F(norman_writer_test, after_a_409_a_credential_with_a_host_written_earlier_is_written_whole) {
+    route_project();
+    int lists = 0;
+    transport_.route("GET", project_path + "/dockercredentials", [&](http_request const&) -> result<http_response> {
+        ++lists;
+        std::vector<std::string> rows{credential_json("other-only", {other_ecr_host})};
+        if (lists > 1) rows.push_back(credential_json("ecr-123456789012-us-east-1", {ecr_host, other_ecr_host}));
+        return http_response{200, {}, collection_json(rows)};
+    });
+    transport_.route("POST", project_path + "/dockercredentials", 409,
+                     R"({"type":"error","status":409,"code":"AlreadyExists","message":"exists"})");
+    transport_.route("PUT", project_path, 200, "{}");
+    auto report = write({"c-abcde:p-xyz12", {}, std::nullopt, true},
+                        {token(ecr_host, "fresh-password-1"), token(other_ecr_host, "fresh-password-2")});
+    ASSERT_EQ(report.hosts.size(), 2u);
+    for (auto const& entry : report.hosts) EXPECT_FALSE(entry.problem) << entry.problem->message;
+    auto const puts = bodies_of("PUT");
+    ASSERT_EQ(puts.size(), 2u);  // other-only in the first round, the replica's in the second
+    EXPECT_EQ(puts[1].at("registries").as_object().size(), 2u);
+    EXPECT_EQ(transport_.request_lines().back(),
+              "PUT " + project_path + "/dockercredentials/p-xyz12:ecr-123456789012-us-east-1");
+}
+
 TEST_F(norman_writer_test, a_422_on_the_name_names_rancher_credential_name) {
     route_project();
     transport_.route("GET", project_path + "/dockercredentials", 200, collection_json({}));
