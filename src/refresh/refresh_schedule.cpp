@@ -31,6 +31,8 @@ milliseconds delay_after_failure(int failures, std::chrono::system_clock::time_p
     milliseconds ceiling = policy.first_retry;
     for (int i = 1; i < failures && ceiling < policy.max_retry; ++i) ceiling *= 2;
     ceiling = std::min<milliseconds>(ceiling, policy.max_retry);
+    // Never later than the next regular refresh would come: a short REFRESH_INTERVAL is wanted.
+    ceiling = std::min(ceiling, std::max<milliseconds>(policy.interval, policy.min_retry));
     if (valid_until && *valid_until > now)
         ceiling = std::min(ceiling, duration_cast<milliseconds>(*valid_until - now) / 2);
     auto const unit = std::clamp(random_unit(), 0.0, 1.0);

@@ -39,8 +39,10 @@ std::chrono::milliseconds delay_after_success(std::chrono::system_clock::time_po
 
 // The delay after the `failures`-th failure in a row (1 for the first): exponential backoff
 // with full jitter (`random_unit` returns a number in [0, 1)), first_retry doubling up to
-// max_retry, and, while the token in Rancher is still valid, at most half of its remaining
-// lifetime, so that retries keep coming before it expires. Never less than min_retry.
+// max_retry, or up to the interval when that is shorter (a failure is never retried later than
+// the next regular refresh would come), and, while the token in Rancher is still valid, at most
+// half of its remaining lifetime, so that retries keep coming before it expires. Never less than
+// min_retry.
 std::chrono::milliseconds delay_after_failure(int failures, std::chrono::system_clock::time_point now,
                                               std::optional<std::chrono::system_clock::time_point> valid_until,
                                               schedule_policy const& policy,

@@ -108,5 +108,17 @@ TEST(delay_after_failure, an_expired_or_unknown_token_uses_plain_backoff) {
     EXPECT_EQ(delay_after_failure(9, now, std::nullopt, policy, [] { return 0.5; }), milliseconds{150s});
 }
 
+TEST(delay_after_failure, never_later_than_the_next_regular_refresh) {
+    schedule_policy every_30s;
+    every_30s.interval = 30s;
+    for (int failures = 1; failures <= 20; ++failures)
+        EXPECT_LE(delay_after_failure(failures, now, now + 12h, every_30s, [] { return 0.999999; }), milliseconds{30s});
+    EXPECT_GT(delay_after_failure(5, now, now + 12h, every_30s, [] { return 0.999999; }), milliseconds{29s});
+    schedule_policy tiny;  // a benchmark's 200 ms: retried every second, the floor
+    tiny.interval = 200ms;
+    for (int failures = 1; failures <= 20; ++failures)
+        EXPECT_EQ(delay_after_failure(failures, now, now + 12h, tiny, [] { return 0.999999; }), milliseconds{1s});
+}
+
 }  // namespace
 }  // namespace rancher_ecr
