@@ -298,6 +298,15 @@ bool is_project_id(std::string_view text) {
            is_dns1123_label(text.substr(colon + 1));
 }
 
+// An id (with ':'), or a name or cluster/project: printable, with text on both sides of a '/'.
+bool is_project_reference(std::string_view text) {
+    if (text.find(':') != std::string_view::npos) return is_project_id(text);
+    auto const slash = text.find('/');
+    bool const printable_text =
+        text.size() <= 253 && std::ranges::none_of(text, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+    return printable_text && (slash == std::string_view::npos || (slash > 0 && slash + 1 < text.size()));
+}
+
 // CATTLE_URL's API (rancher_url), RANCHER_PROJECT, RANCHER_NAMESPACE, RANCHER_CREDENTIAL_NAME and
 // CATTLE_CA_BUNDLE into `config`, whose rancher_url is read.
 result<void> read_rancher_2_settings(environment const& env, service_config& config) {
@@ -310,13 +319,7 @@ result<void> read_rancher_2_settings(environment const& env, service_config& con
     auto project = read(env, {"RANCHER_PROJECT"});
     if (project) {
         auto const& value = project->value;
-        auto const slash = value.find('/');
-        bool const valid = value.find(':') != std::string::npos
-                               ? is_project_id(value)
-                               : value.size() <= 253 && std::ranges::none_of(value, [](unsigned char c) {
-                                     return c < 0x20 || c == 0x7f;
-                                 }) && (slash == std::string::npos || (slash > 0 && slash + 1 < value.size()));
-        if (!valid)
+        if (!is_project_reference(value))
             return invalid(*project, "a project id (c-abcde:p-xyz12), a project name (Default) or cluster/project "
                                      "(local/Default)");
         if (!config.rancher_project.empty() && config.rancher_project != value)

@@ -261,7 +261,7 @@ norman_plan plan_norman_writes(std::span<norman_credential const> listed, std::s
         if (hosts.empty()) continue;
         held.insert(held.end(), hosts.begin(), hosts.end());
         if (foreign.empty()) plan.updates.push_back({credential, std::move(hosts)});
-        else plan.refusals.push_back({credential, std::move(foreign), std::move(hosts)});
+        else plan.left_alone.push_back({credential, std::move(foreign), std::move(hosts)});
     }
     std::vector<std::string> unheld;
     for (auto const& host : fresh_hosts)

@@ -78,7 +78,7 @@ struct norman_plan {
     };
     // Left alone: it also holds `foreign_host`, which has no fresh token (docker.io, another
     // registry); writing it would erase that password. Its fresh hosts fail.
-    struct refusal {
+    struct mixed_credential {
         norman_credential credential;
         std::string foreign_host;
         std::vector<std::string> hosts;  // the fresh hosts it holds
@@ -89,7 +89,7 @@ struct norman_plan {
         std::vector<std::string> hosts;
     };
     std::vector<update> updates;
-    std::vector<refusal> refusals;
+    std::vector<mixed_credential> left_alone;
     std::vector<create> creates;
     std::vector<std::string> missing;  // fresh hosts no credential holds, none to be created
 };

@@ -37,13 +37,13 @@ std::string joined(std::vector<std::string> const& items) {
     return text;
 }
 
-// The part of `plan` that touches a host of `pending`: the updates and refusals of credentials that
+// The part of `plan` that touches a host of `pending`: the updates and left-alone credentials that
 // hold one, the creates and the missing cut down to them.
 norman_plan only_pending(norman_plan plan, std::vector<std::string> const& pending) {
     auto is_pending = [&](std::string const& host) { return std::ranges::find(pending, host) != pending.end(); };
     auto touches_none = [&](auto const& entry) { return std::ranges::none_of(entry.hosts, is_pending); };
     std::erase_if(plan.updates, touches_none);
-    std::erase_if(plan.refusals, touches_none);
+    std::erase_if(plan.left_alone, touches_none);
     for (auto& create : plan.creates) std::erase_if(create.hosts, [&](auto const& host) { return !is_pending(host); });
     std::erase_if(plan.creates, [](auto const& create) { return create.hosts.empty(); });
     std::erase_if(plan.missing, [&](auto const& host) { return !is_pending(host); });
@@ -101,21 +101,23 @@ asio::awaitable<result<norman_project>> norman_writer::find_project() {
         co_return std::move(*project);
     }
 
-    // A name, or cluster/project: list what matches, with the cluster names for the message.
+    // A name, or cluster/project: list what matches; the clusters' names only when they are needed
+    // (cluster/project, or a message that lists the matches).
     auto const slash = wanted.find('/');
     auto const project_name = slash == std::string::npos ? wanted : wanted.substr(slash + 1);
+    auto const projects_named = at(with_query_parameter("/projects", "name", project_name));
+    auto projects = co_await list_every_page(get_one, api_, projects_named, parse_project_page);
+    if (!projects) co_return projects.error();
+    std::erase_if(*projects, [&](auto const& project) { return project.name != project_name; });  // filter ignored?
+    if (slash == std::string::npos && projects->size() == 1) co_return std::move(projects->front());
     auto clusters = co_await list_every_page(get_one, api_, at("/clusters"), parse_cluster_page);
     if (!clusters) co_return clusters.error();
     auto cluster_name = [&](std::string const& id) {
         auto found = std::ranges::find(*clusters, id, &norman_cluster::id);
         return found == clusters->end() ? id : found->name;
     };
-    auto const projects_named = at(with_query_parameter("/projects", "name", project_name));
-    auto projects = co_await list_every_page(get_one, api_, projects_named, parse_project_page);
-    if (!projects) co_return projects.error();
     std::vector<norman_project> matching;
     for (auto& project : *projects) {
-        if (project.name != project_name) continue;  // a server that ignored the filter
         if (slash != std::string::npos && cluster_name(project.cluster_id) != wanted.substr(0, slash)) continue;
         matching.push_back(std::move(project));
     }
@@ -221,15 +223,15 @@ asio::awaitable<void> norman_writer::write_place(norman_project const& project,
             spdlog::info("Rancher {}: credential {} written ({}), token expires at {}", where, update.credential.name,
                          joined(update.hosts), earliest_expiry(update.hosts));
         }
-        for (auto const& refusal_entry : plan.refusals) {
+        for (auto const& kept_out : plan.left_alone) {
             auto problem = refused(refusal::foreign_host,
-                                   "credential " + refusal_entry.credential.name + " in Rancher " + where +
-                                       " also holds " + refusal_entry.foreign_host +
+                                   "credential " + kept_out.credential.name + " in Rancher " + where +
+                                       " also holds " + kept_out.foreign_host +
                                        ", whose password this service does not have: it is left untouched, since "
                                        "writing it would erase that password; keep the ECR hosts (" +
-                                       joined(refusal_entry.hosts) + ") in a credential of their own");
+                                       joined(kept_out.hosts) + ") in a credential of their own");
             spdlog::error("{}", problem.message);
-            fail(refusal_entry.hosts, problem, refusal_entry.credential.name);
+            fail(kept_out.hosts, problem, kept_out.credential.name);
         }
         if (!plan.missing.empty()) {
             auto problem = refused(refusal::registry_not_found,
@@ -271,11 +273,13 @@ asio::awaitable<void> norman_writer::write_place(norman_project const& project,
                          joined(create.hosts), earliest_expiry(create.hosts));
         }
     }
-    if (!pending.empty())
-        fail(pending,
-             make_failure(failure_kind::service, "credential of " + joined(pending) + " in Rancher " + where +
-                                                     " was created by someone else meanwhile yet is not listed"),
-             {});
+    if (!pending.empty()) {
+        // Rancher said it exists (409) yet does not list it: it shows up, or is gone, by the retry.
+        auto problem = make_failure(failure_kind::service, "the credential of " + joined(pending) + " in Rancher " +
+                                                               where + " exists (HTTP 409) but is not listed");
+        problem.retryable = true;
+        fail(pending, problem, {});
+    }
 }
 
 asio::awaitable<write_report> norman_writer::write(std::span<ecr_authorization const> tokens) {

@@ -145,7 +145,7 @@ void check_norman(int status, std::string_view body) {
             for (auto const& key : update.credential.registries)
                 FUZZ_CHECK(std::ranges::find(fresh, registry_host_of(key)) != fresh.end(), body);
         }
-        for (auto const& refused : plan.refusals)
+        for (auto const& refused : plan.left_alone)
             FUZZ_CHECK(std::ranges::find(fresh, refused.foreign_host) == fresh.end(), body);
         for (auto const& create : plan.creates) FUZZ_CHECK(is_dns1123_subdomain(create.name), create.name);
     } else {

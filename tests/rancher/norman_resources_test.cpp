@@ -129,7 +129,7 @@ TEST(plan_norman_writes, updates_every_credential_that_holds_the_host_whatever_t
     EXPECT_EQ(plan.updates[0].credential.name, "a");
     EXPECT_EQ(plan.updates[0].hosts, std::vector<std::string>{ecr_host});  // written back as the bare host
     EXPECT_EQ(plan.updates[1].credential.name, "b");
-    EXPECT_TRUE(plan.refusals.empty());
+    EXPECT_TRUE(plan.left_alone.empty());
     EXPECT_TRUE(plan.creates.empty());  // held already: nothing created
     EXPECT_TRUE(plan.missing.empty());
 }
@@ -139,10 +139,10 @@ TEST(plan_norman_writes, a_credential_with_another_host_is_refused_and_never_dup
     std::vector<std::string> fresh{ecr_host};
     auto plan = plan_norman_writes(listed, fresh, true, std::nullopt);
     EXPECT_TRUE(plan.updates.empty());
-    ASSERT_EQ(plan.refusals.size(), 1u);
-    EXPECT_EQ(plan.refusals[0].credential.name, "mixed");
-    EXPECT_EQ(plan.refusals[0].foreign_host, "docker.io");
-    EXPECT_EQ(plan.refusals[0].hosts, std::vector<std::string>{ecr_host});
+    ASSERT_EQ(plan.left_alone.size(), 1u);
+    EXPECT_EQ(plan.left_alone[0].credential.name, "mixed");
+    EXPECT_EQ(plan.left_alone[0].foreign_host, "docker.io");
+    EXPECT_EQ(plan.left_alone[0].hosts, std::vector<std::string>{ecr_host});
     EXPECT_TRUE(plan.creates.empty());  // AUTO_CREATE makes no second credential for the host
 }
 
