@@ -8,7 +8,9 @@ API-key authentication, clusters, projects, namespaces and the `dockerCredential
 
 Command line:
   python3 rancher2_stand_in.py [--port N] [--access-key token-xxxxx --secret-key S]
-                               [--public-url https://rancher.example:8443] [--serve-forever] [--verbose]
+                               [--public-url https://rancher.example:8443]
+                               [--projects CLUSTER/NAME[,CLUSTER/NAME...] | --project-count N]
+                               [--serve-forever] [--verbose]
 Binds 127.0.0.1:N (0, the default, picks a free port), then prints ONE line on stdout:
   {"url":"http://127.0.0.1:PORT","access_key":"token-abcde","secret_key":"..."}
 (keys not given are generated at random; the access key has the form token-<5 lowercase
@@ -27,6 +29,12 @@ The world at start (and after a reset):
              c-abcde:p-xyz12 "Default" (cluster c-abcde): the name Default is ambiguous on purpose
   namespaces local:p-default: apps, jobs;  c-abcde:p-xyz12: web
   no credentials, no faults, an empty request log, no read-only project.
+  Then the projects of --projects (each CLUSTER/NAME: project NAME in cluster CLUSTER, which is added,
+  named as its id, unless seeded) or --project-count N (project-1..project-N in cluster local), in
+  that order, with ids <cluster>:p-00001, <cluster>:p-00002, ... (numbered across clusters, so
+  that no two share a backing namespace) and no namespaces. Each project has its own credentials. Listing, finding and creating credentials cost
+  the same with thousands of projects (they are indexed by project and by Secret location), and
+  lists render only their page.
 
 API (§2.1-§2.5; every /v3 request needs `Authorization: Bearer <access>:<secret>` or Basic of
 <access>:<secret>, else 401 {"type":"error","status":"401","message":"Unauthorized: must authenticate"},
@@ -48,10 +56,18 @@ log; plain JSON):
                                   "description"?,"labels"?,"annotations"?}
                                  stores a credential (namespaced when `namespace` is given) and returns
                                  the stored row, passwords and auth included (201).
-  POST   /_control/clusters      {"id","name"};  POST /_control/projects {"id","name","clusterId"}
-                                 (id "<clusterId>:<p-...>");  POST /_control/namespaces {"project","name"}
-                                 (a namespace name is unique within its cluster). Each answers 201 with
-                                 what it stored.
+  POST   /_control/clusters      {"id","name"};  POST /_control/projects {"id"?,"name","clusterId",
+                                 "description"?} (id "<clusterId>:<p-...>"; by default the next
+                                 generated one, <clusterId>:p-<5 digits>);  POST /_control/namespaces
+                                 {"project","name"} (a namespace name is unique within its cluster).
+                                 Each answers 201 with what it stored (a project: {"id","name",
+                                 "clusterId","description"}); 409 if the id is taken.
+  GET    /_control/projects/<id>  {"id","name","clusterId","description","namespaces":[names],
+                                 "credentials":[its stored rows, passwords and auth included]}; 404 if
+                                 there is none.
+  DELETE /_control/projects/<id>  removes the project with its namespaces and credentials (and from
+                                 read_only_projects); answers what GET showed. The API then answers
+                                 404 NotFound for it.
   GET    /_control/settings; POST /_control/settings {"read_only_projects":[ids]?,"public_url":s|null?}
                                  writes (POST, PUT, DELETE) to the credentials of a read-only project
                                  answer 403 PermissionDenied "unauthorized" (§2.5). A reset empties
@@ -90,7 +106,8 @@ log; plain JSON):
                                              `seconds` pass.
   GET    /_control/faults        the queue;  DELETE /_control/faults  clears it.
   POST   /_control/release       lets every answer kept by a hold fault go; {"released": n}.
-  POST   /_control/reset         back to the world at start; held answers go.
+  POST   /_control/reset         back to the world at start (--projects/--project-count
+                                 included); held answers go.
 
 Behaviour the spec leaves open, as chosen here:
   - Credential rows: id "<namespace>:<name>", the namespace being the project's backing namespace
@@ -214,6 +231,7 @@ def not_found(message="not found"):
 
 
 def seeded_world():
+    """The clusters, projects and namespaces every stand-in starts with (before --projects)."""
     clusters = {"local": {"id": "local", "name": "local"},
                 "c-abcde": {"id": "c-abcde", "name": "production"}}
     projects = {}
@@ -230,21 +248,65 @@ def backing_namespace(project_id):
     return project_id.split(":", 1)[1]
 
 
+def generated_project_id(cluster_id, number):
+    """The id of the `number`th project made by --projects, --project-count or the control API
+    without an id: <cluster>:p-<number, 5 digits> (Rancher's are p-<5 random alphanumerics>)."""
+    return f"{cluster_id}:p-{number:05d}"
+
+
 class Store(BaseStore):
     """The clusters, projects, namespaces and credentials (the Kubernetes Secrets behind them) and
-    the settings, beside the fault queue and the request log (BaseStore). One lock guards all of it."""
+    the settings, beside the fault queue and the request log (BaseStore). One lock guards all of it.
+    Credentials are indexed by project and by Secret location, so that a request costs the same with
+    one project or thousands."""
 
-    def __init__(self, public_url):
+    def __init__(self, public_url, start_projects=()):
         self.public_url = public_url
+        self.start_projects = list(start_projects)  # [(cluster id, name)] added to the seeded world
         super().__init__()
 
     def reset(self):
         with self.lock:
             self.clusters, self.projects, self.namespaces = seeded_world()
             self.credentials = []  # stored rows, in the order they were stored
+            self.project_credentials = {project_id: [] for project_id in self.projects}  # pid -> rows
+            self.secrets = {}  # (cluster, namespace, name) -> row: the Secret behind each row (§2.4)
             self.last_created_ts = 0
             self.read_only_projects = []
+            self.next_project_number = 1
+            # Backing namespaces in use (§2.4: project-scoped Secrets of every cluster live in `local`).
+            self.backing_namespaces = {backing_namespace(project_id) for project_id in self.projects}
+            for cluster_id, name in self.start_projects:
+                if cluster_id not in self.clusters:
+                    self.clusters[cluster_id] = {"id": cluster_id, "name": cluster_id}
+                self.add_project(None, name, cluster_id)
             super().reset()
+
+    def add_project(self, project_id, name, cluster_id, description=""):
+        """Adds a project (id generated when None: generated_project_id, with a backing namespace
+        no other project has); the caller checks a given one."""
+        if project_id is None:
+            project_id = generated_project_id(cluster_id, self.next_project_number)
+            while backing_namespace(project_id) in self.backing_namespaces:
+                self.next_project_number += 1
+                project_id = generated_project_id(cluster_id, self.next_project_number)
+            self.next_project_number += 1
+        self.backing_namespaces.add(backing_namespace(project_id))
+        self.projects[project_id] = {"id": project_id, "name": name, "clusterId": cluster_id,
+                                     "description": description}
+        self.namespaces[project_id] = []
+        self.project_credentials[project_id] = []
+        return self.projects[project_id]
+
+    def remove_project(self, project_id):
+        """Drops a project with its namespaces and its credentials (project-scoped and namespaced)."""
+        for row in list(self.project_credentials[project_id]):
+            self.remove_credential(row)
+        del self.projects[project_id], self.namespaces[project_id], self.project_credentials[project_id]
+        if not any(backing_namespace(other) == backing_namespace(project_id) for other in self.projects):
+            self.backing_namespaces.discard(backing_namespace(project_id))
+        if project_id in self.read_only_projects:
+            self.read_only_projects.remove(project_id)
 
     def settings(self):
         return {"read_only_projects": list(self.read_only_projects), "public_url": self.public_url}
@@ -268,8 +330,8 @@ class Store(BaseStore):
         return row["projectId"].split(":", 1)[0], row["namespaceId"]
 
     def name_taken(self, project_id, namespace, name):
-        wanted = Store.secret_location({"projectId": project_id, "namespaceId": namespace})
-        return any(row["name"] == name and Store.secret_location(row) == wanted for row in self.credentials)
+        cluster, secret_namespace = Store.secret_location({"projectId": project_id, "namespaceId": namespace})
+        return (cluster, secret_namespace, name) in self.secrets
 
     def new_credential(self, kind, project_id, namespace, name, registries, description, labels, annotations):
         created, created_ts = now_fields(self.last_created_ts)
@@ -280,11 +342,18 @@ class Store(BaseStore):
                "labels": labels, "annotations": annotations, "registries": registries,
                "created": created, "createdTS": created_ts, "creatorId": CREATOR_ID, "uuid": str(uuid.uuid4())}
         self.credentials.append(row)
+        self.project_credentials[project_id].append(row)
+        self.secrets[(*Store.secret_location(row), name)] = row
         return row
 
+    def remove_credential(self, row):
+        self.credentials.remove(row)
+        self.project_credentials[row["projectId"]].remove(row)
+        del self.secrets[(*Store.secret_location(row), row["name"])]
+
     def find_credential(self, kind, project_id, credential_id):
-        for row in self.credentials:
-            if row["type"] == kind.name and row["projectId"] == project_id and row["id"] == credential_id:
+        for row in self.project_credentials[project_id]:
+            if row["type"] == kind.name and row["id"] == credential_id:
                 return row
         return None
 
@@ -434,8 +503,8 @@ class RancherApi(BaseApi):
         store = self.store
         if not rest:
             self.allow(method, "GET")
-            rows = [self.render_cluster(request, c) for c in store.clusters.values()]
-            return self.list(request, "cluster", rows, ("id", "name"))
+            return self.list(request, "cluster", list(store.clusters.values()), ("id", "name"),
+                             render=lambda cluster: self.render_cluster(request, cluster))
         cluster = store.clusters.get(rest[0])
         if cluster is None:
             raise not_found(f'clusters.management.cattle.io "{rest[0]}" not found')
@@ -454,8 +523,8 @@ class RancherApi(BaseApi):
         store = self.store
         if not rest:
             self.allow(method, "GET")
-            rows = [self.render_project(request, p) for p in store.projects.values()]
-            return self.list(request, "project", rows, ("id", "name", "clusterId"))
+            return self.list(request, "project", list(store.projects.values()), ("id", "name", "clusterId"),
+                             render=lambda project: self.render_project(request, project))
         project = store.projects.get(rest[0])
         if project is None:
             raise not_found(f'projects.management.cattle.io "{rest[0].rpartition(":")[2]}" not found')
@@ -475,9 +544,10 @@ class RancherApi(BaseApi):
             raise ApiError(403, "PermissionDenied", "unauthorized")  # §2.5 the secret validator
         if len(rest) == 2:
             if method == "GET":
-                rows = [self.render_credential(request, row) for row in store.credentials
-                        if row["type"] == kind.name and row["projectId"] == project["id"]]
-                return self.list(request, kind.name, rows, CREDENTIAL_FILTERS, self.collection_url(request, project["id"], kind))
+                rows = [row for row in store.project_credentials[project["id"]] if row["type"] == kind.name]
+                return self.list(request, kind.name, rows, CREDENTIAL_FILTERS,
+                                 self.collection_url(request, project["id"], kind),
+                                 render=lambda row: self.render_credential(request, row))
             return self.create(request, project, kind)
         row = store.find_credential(kind, project["id"], rest[2])
         if row is None:
@@ -486,7 +556,7 @@ class RancherApi(BaseApi):
             return Response(200, self.render_credential(request, row))
         if method == "PUT":
             return self.update(request, row)
-        store.credentials.remove(row)
+        store.remove_credential(row)
         return Response(200, self.render_credential(request, row))
 
     # ---- resources -----------------------------------------------------------------------------
@@ -595,7 +665,9 @@ class RancherApi(BaseApi):
                 "createTypes": {resource_type: create_url} if create_url else {}, "actions": {},
                 "data": data, "pagination": pagination, "sort": sort, "filters": filters or {}}
 
-    def list(self, request, resource_type, rows, filterable, create_url=None):
+    def list(self, request, resource_type, rows, filterable, create_url=None, render=None):
+        """§2.2: a collection of `rows` (stored rows, or rendered ones when `render` is None),
+        filtered, sorted and paged on their fields; only the page is rendered (by `render`)."""
         filters = {}
         for key, value in request.params:
             if key in filterable:
@@ -637,6 +709,8 @@ class RancherApi(BaseApi):
                 else:
                     break
         page = rows[start:start + limit]
+        if render is not None:
+            page = [render(row) for row in page]
         pagination = {"limit": limit, "total": len(rows)}
         if marker:
             pagination["marker"] = marker
@@ -733,6 +807,16 @@ class Control(BaseControl):
         if rest == ["projects"]:
             self.expect(method, "POST")
             return Response(201, self.add_project(self.parse(body_bytes)))
+        if len(rest) == 2 and rest[0] == "projects":
+            self.expect(method, "GET", "DELETE")
+            project = self.store.projects.get(rest[1])
+            if project is None:
+                raise ControlError(404, f"no project {rest[1]}")
+            shown = dict(project, namespaces=list(self.store.namespaces[project["id"]]),
+                         credentials=[self.stored(row) for row in self.store.project_credentials[project["id"]]])
+            if method == "DELETE":
+                self.store.remove_project(project["id"])
+            return Response(200, shown)
         if rest == ["namespaces"]:
             self.expect(method, "POST")
             return Response(201, self.add_namespace(self.parse(body_bytes)))
@@ -778,19 +862,18 @@ class Control(BaseControl):
 
     def add_project(self, body):
         self.only(body, "id", "name", "clusterId", "description")
-        project_id, name, cluster_id = self.text(body, "id"), self.text(body, "name"), self.text(body, "clusterId")
+        name, cluster_id = self.text(body, "name"), self.text(body, "clusterId")
+        project_id = self.text(body, "id", required=False)
         description = self.text(body, "description", required=False) or ""
         if cluster_id not in self.store.clusters:
             raise ControlError(400, f"no cluster {cluster_id}")
-        head, sep, tail = project_id.partition(":")
-        if head != cluster_id or not sep or not tail or ":" in tail or "/" in tail:
-            raise ControlError(400, "a project id is <clusterId>:<name>")
-        if project_id in self.store.projects:
-            raise ControlError(409, f"project {project_id} exists")
-        self.store.projects[project_id] = {"id": project_id, "name": name, "clusterId": cluster_id,
-                                           "description": description}
-        self.store.namespaces[project_id] = []
-        return dict(self.store.projects[project_id])
+        if project_id is not None:
+            head, sep, tail = project_id.partition(":")
+            if head != cluster_id or not sep or not tail or ":" in tail or "/" in tail:
+                raise ControlError(400, "a project id is <clusterId>:<name>")
+            if project_id in self.store.projects:
+                raise ControlError(409, f"project {project_id} exists")
+        return dict(self.store.add_project(project_id, name, cluster_id, description))
 
     def add_namespace(self, body):
         self.only(body, "project", "name")
@@ -827,6 +910,8 @@ class Control(BaseControl):
 # --------------------------------------------------------------------------------------------------
 # Process
 
+MAX_PROJECTS = 99999  # generated ids have 5 digits
+
 
 def parse_arguments():
     def add_options(parser):
@@ -834,6 +919,13 @@ def parse_arguments():
         parser.add_argument("--secret-key", help="the API secret key (default: a random one)")
         parser.add_argument("--public-url", help="the origin used in links and X-Api-Schemas, e.g. https://host:port "
                                                  "(default: http://<the request's Host header>)")
+        several = parser.add_mutually_exclusive_group()
+        several.add_argument("--projects", metavar="CLUSTER/NAME[,CLUSTER/NAME...]",
+                             help="also serve these projects, with ids <CLUSTER>:p-00001, <CLUSTER>:p-00002, ... "
+                                  "(a cluster not seeded is added, named as its id)")
+        several.add_argument("--project-count", type=int, metavar="N",
+                             help="also serve N projects project-1..project-N in cluster local "
+                                  "(ids local:p-00001..)")
 
     parser, args = stand_in_server.parse_arguments(__doc__.split("\n\n")[0], add_options)
     if args.access_key is not None and (args.access_key == "" or ":" in args.access_key):
@@ -844,6 +936,17 @@ def parse_arguments():
         args.public_url = args.public_url.rstrip("/")
         if not re.fullmatch(r"https?://[^/?#]+", args.public_url):
             parser.error("--public-url must be http(s)://host[:port]")
+    args.start_projects = []
+    if args.projects is not None:
+        for item in args.projects.split(","):
+            cluster_id, sep, name = item.partition("/")
+            if not sep or not name or not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9.]*", cluster_id):
+                parser.error(f"--projects: {item!r} is not CLUSTER/NAME")
+            args.start_projects.append((cluster_id, name))
+    elif args.project_count is not None:
+        if not 1 <= args.project_count <= MAX_PROJECTS:
+            parser.error(f"--project-count must be 1 to {MAX_PROJECTS}")
+        args.start_projects = [(MANAGEMENT_CLUSTER, f"project-{n}") for n in range(1, args.project_count + 1)]
     return args
 
 
@@ -853,7 +956,7 @@ def main():
     access_key = args.access_key or "token-" + random_key(5, "abcdefghijklmnopqrstuvwxyz0123456789")
     secret_key = args.secret_key or random_key(54, "bcdfghjklmnpqrstvwxz2456789")
 
-    store = Store(args.public_url)
+    store = Store(args.public_url, args.start_projects)
     api = RancherApi(store, access_key, secret_key)
     stand_in_server.serve("rancher2_stand_in", args, store, api, Control(store),
                           {"access_key": access_key, "secret_key": secret_key})

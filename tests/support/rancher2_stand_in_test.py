@@ -8,6 +8,7 @@ C++ tests start it. Run from the repository root:
 import base64
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -27,10 +28,10 @@ def credential_body(name="ecr", password="t0ken", host=HOST, **fields):
             "registries": {host: {"username": "AWS", "password": password}}, **fields}
 
 
-class Rancher2StandInTest(stand_in_testing.StandInTestCase):
-    script = "rancher2_stand_in.py"
+class Rancher2StandInTestCase(stand_in_testing.StandInTestCase):
+    """The helpers of the tests below."""
 
-    # ---- helpers -------------------------------------------------------------------------------
+    script = "rancher2_stand_in.py"
 
     def bearer(self):
         return "Bearer " + f"{self.info['access_key']}:{self.info['secret_key']}"
@@ -79,6 +80,15 @@ class Rancher2StandInTest(stand_in_testing.StandInTestCase):
     def assert_no_passwords(self, row):
         for entry in row["registries"].values():
             self.assertEqual(set(entry), {"username", "email", "description"}, row)
+
+    def ids(self, path, **options):
+        answer = self.call("GET", path, **options)
+        self.assertEqual(answer.status, 200, answer.raw)
+        return [item["id"] for item in answer.json["data"]]
+
+
+class Rancher2StandInTest(Rancher2StandInTestCase):
+    """The stand-in as the tests of one project start it: no arguments."""
 
     # ---- start-up ------------------------------------------------------------------------------
 
@@ -504,6 +514,130 @@ class Rancher2StandInTest(stand_in_testing.StandInTestCase):
         self.assertEqual(self.state()["settings"]["public_url"], "https://127.0.0.1:9443")
         self.control("POST", "/_control/settings", {"public_url": None})
         self.assertEqual(self.call("GET", "/v3").headers["X-Api-Schemas"], self.url + "/v3/schemas")
+
+
+class Rancher2StandInProjectsTest(Rancher2StandInTestCase):
+    """Many projects: --projects adds them to the seeded world, each with its own credentials; the
+    control API adds, reads and removes projects."""
+
+    arguments = ("--projects", "local/alpha,c-abcde/beta,c-new12/gamma")
+    ALPHA, BETA, GAMMA = "local:p-00001", "c-abcde:p-00002", "c-new12:p-00003"
+    SEEDED = [PROD, LOCAL_DEFAULT, "local:p-system"]
+
+    def test_start_world(self):
+        answer = self.call("GET", "/v3/projects")
+        self.assertEqual([(p["id"], p["name"], p["clusterId"]) for p in answer.json["data"]],
+                         [(self.BETA, "beta", "c-abcde"), (PROD, "Default", "c-abcde"), (self.GAMMA, "gamma", "c-new12"),
+                          (self.ALPHA, "alpha", "local"), (LOCAL_DEFAULT, "Default", "local"),
+                          ("local:p-system", "System", "local")])  # by id
+        self.assertEqual(answer.json["pagination"]["total"], 6)
+        alpha = self.call("GET", f"/v3/projects/{self.ALPHA}").json
+        self.assertEqual(alpha["links"]["dockerCredentials"], f"{self.url}/v3/project/{self.ALPHA}/dockercredentials")
+        clusters = self.call("GET", "/v3/clusters").json["data"]
+        self.assertEqual([(c["id"], c["name"]) for c in clusters],
+                         [("c-abcde", "production"), ("c-new12", "c-new12"), ("local", "local")])
+        self.assertEqual(self.ids("/v3/projects?clusterId=c-new12"), [self.GAMMA])
+        self.assertEqual(self.ids("/v3/projects?name=beta"), [self.BETA])
+        self.assertEqual(self.state()["namespaces"][self.GAMMA], [])
+
+    def test_pagination_over_projects(self):
+        seen, url, pages = [], self.url + "/v3/projects?limit=4", 0
+        while url:
+            page = self.call("GET", url, absolute=True).json
+            seen += [p["id"] for p in page["data"]]
+            url = page["pagination"].get("next")
+            pages += 1
+        self.assertEqual(pages, 2)
+        self.assertEqual(sorted(seen), sorted(self.SEEDED + [self.ALPHA, self.BETA, self.GAMMA]))
+        self.assertEqual(len(seen), 6)
+        self.assertEqual(self.ids("/v3/projects?limit=2&sort=name&order=desc"), [self.GAMMA, self.BETA])
+
+    def test_each_project_has_its_own_credentials(self):
+        for project, password in ((self.ALPHA, "a"), (self.BETA, "b"), (self.GAMMA, "g")):
+            answer = self.call("POST", self.collection(project), credential_body(password=password))
+            self.assertEqual(answer.status, 201, answer.raw)
+        for project, tail in ((self.ALPHA, "p-00001"), (self.BETA, "p-00002"), (self.GAMMA, "p-00003")):
+            self.assertEqual(self.ids(self.collection(project)), [f"{tail}:ecr"])
+        self.assertEqual(self.ids(self.collection(PROD)), [])
+        self.assertEqual(self.call("GET", self.collection(self.ALPHA) + "/p-00002:ecr").status, 404)
+        again = self.call("POST", self.collection(self.BETA), credential_body())
+        self.assert_norman_error(again, 409, "AlreadyExists")
+        shown = self.control("GET", f"/_control/projects/{self.BETA}")
+        self.assertEqual((shown["id"], shown["name"], shown["clusterId"], shown["namespaces"]),
+                         (self.BETA, "beta", "c-abcde", []))
+        self.assertEqual([(c["id"], c["registries"][HOST]["password"]) for c in shown["credentials"]],
+                         [("p-00002:ecr", "b")])
+        deleted = self.call("DELETE", self.collection(self.BETA) + "/p-00002:ecr")
+        self.assertEqual(deleted.status, 200, deleted.raw)
+        self.assertEqual(self.control("GET", f"/_control/projects/{self.BETA}")["credentials"], [])
+        self.assertEqual(self.call("POST", self.collection(self.BETA), credential_body()).status, 201)  # free again
+
+    def test_control_adds_and_removes_projects(self):
+        added = self.control("POST", "/_control/projects", {"name": "delta", "clusterId": "local"}, expect=201)
+        self.assertEqual(added, {"id": "local:p-00004", "name": "delta", "clusterId": "local", "description": ""})
+        self.assertIn("local:p-00004", self.ids("/v3/projects"))
+        given = self.control("POST", "/_control/projects", {"id": "local:p-00005", "name": "e", "clusterId": "local"})
+        self.assertEqual(given["id"], "local:p-00005")
+        self.assertEqual(self.control("POST", "/_control/projects", {"name": "f", "clusterId": "c-new12"})["id"],
+                         "c-new12:p-00006")  # numbered past a given id
+        self.control("POST", "/_control/projects", {"id": self.ALPHA, "name": "x", "clusterId": "local"}, expect=409)
+        self.control("POST", "/_control/projects", {"name": "x", "clusterId": "nowhere"}, expect=400)
+
+        self.seed(project=self.GAMMA)
+        self.control("POST", "/_control/namespaces", {"project": self.GAMMA, "name": "web"})
+        self.seed(name="inner", project=self.GAMMA, namespace="web")
+        self.control("POST", "/_control/settings", {"read_only_projects": [self.GAMMA, PROD]})
+        removed = self.control("DELETE", f"/_control/projects/{self.GAMMA}")
+        self.assertEqual((removed["id"], removed["namespaces"], len(removed["credentials"])), (self.GAMMA, ["web"], 2))
+        self.control("GET", f"/_control/projects/{self.GAMMA}", expect=404)
+        self.control("DELETE", f"/_control/projects/{self.GAMMA}", expect=404)
+        self.assert_norman_error(self.call("GET", f"/v3/projects/{self.GAMMA}"), 404, "NotFound")
+        self.assert_norman_error(self.call("GET", self.collection(self.GAMMA)), 404, "NotFound")
+        state = self.state()
+        self.assertNotIn(self.GAMMA, [p["id"] for p in state["projects"]])
+        self.assertEqual(state["credentials"], [])
+        self.assertEqual(state["settings"]["read_only_projects"], [PROD])
+        # The namespace name is free again in its cluster.
+        self.control("POST", "/_control/namespaces", {"project": "c-new12:p-00006", "name": "web"})
+
+        self.control("POST", "/_control/reset")  # back to the world at start
+        self.assertEqual(sorted(self.ids("/v3/projects")), sorted(self.SEEDED + [self.ALPHA, self.BETA, self.GAMMA]))
+        self.assertEqual(self.control("POST", "/_control/projects", {"name": "d", "clusterId": "local"})["id"],
+                         "local:p-00004")
+
+    def test_project_count_and_a_thousand_projects_are_cheap(self):
+        began = time.monotonic()
+        with self.another_stand_in("--project-count", "1000") as (process, info):
+            self.assertLess(time.monotonic() - began, 5)
+            auth = f"Bearer {info['access_key']}:{info['secret_key']}"
+            answer = self.call("GET", info["url"] + "/v3/projects?clusterId=local&limit=-1", auth=auth, absolute=True)
+            generated = [(p["id"], p["name"]) for p in answer.json["data"] if p["id"].startswith("local:p-0")]
+            self.assertEqual(generated, [(f"local:p-{n:05d}", f"project-{n}") for n in range(1, 1001)])
+            seen, url = 0, info["url"] + "/v3/projects?limit=100"
+            while url:
+                page = self.call("GET", url, auth=auth, absolute=True).json
+                seen += len(page["data"])
+                url = page["pagination"].get("next")
+            self.assertEqual(seen, 1003)
+            started = time.monotonic()
+            for n in (1, 500, 1000):
+                collection = f"{info['url']}/v3/project/local:p-{n:05d}/dockercredentials"
+                created = self.call("POST", collection, credential_body(), auth=auth, absolute=True)
+                self.assertEqual(created.status, 201, created.raw)
+                listed = self.call("GET", collection, auth=auth, absolute=True).json["data"]
+                self.assertEqual([c["id"] for c in listed], [f"p-{n:05d}:ecr"])
+            self.assertLess(time.monotonic() - started, 2)
+            self.assertEqual(len(self.call("GET", info["url"] + "/v3/clusters", auth=auth, absolute=True).json["data"]),
+                             2)
+            self.assert_stops_on_end_of_file(process)
+
+    def test_command_line_errors(self):
+        for arguments in (["--projects", "nocluster"], ["--projects", "local/"], ["--projects", "a:b/x"],
+                          ["--projects", "local/a", "--project-count", "2"], ["--project-count", "0"]):
+            with self.subTest(arguments=arguments):
+                done = subprocess.run([sys.executable, os.path.join(stand_in_testing.HERE, self.script), *arguments],
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+                self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ C++ tests start it. Run from the repository root:
 
 import base64
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -22,10 +23,10 @@ def basic(access_key, secret_key):
     return "Basic " + base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
 
 
-class RancherStandInTest(stand_in_testing.StandInTestCase):
-    script = "rancher_stand_in.py"
+class RancherStandInTestCase(stand_in_testing.StandInTestCase):
+    """The helpers of the tests below."""
 
-    # ---- helpers -------------------------------------------------------------------------------
+    script = "rancher_stand_in.py"
 
     def authorization(self):
         return basic(self.info["access_key"], self.info["secret_key"])
@@ -74,12 +75,22 @@ class RancherStandInTest(stand_in_testing.StandInTestCase):
             url = answer.json["pagination"]["next"]
         return items, pages
 
+
+class RancherStandInTest(RancherStandInTestCase):
+    """The stand-in as the single-environment tests start it: no arguments."""
+
     # ---- start-up ------------------------------------------------------------------------------
 
     def test_description_line(self):
         self.assertRegex(self.info["url"], r"^http://127\.0\.0\.1:[0-9]+$")
         self.assertEqual(self.info["project"], "1a5")
         self.assertTrue(self.info["access_key"] and self.info["secret_key"])
+        self.assertEqual(set(self.info), {"url", "access_key", "secret_key", "project"})  # no account key
+        state = self.state()
+        self.assertEqual(list(state["environments"]), ["1a5"])
+        self.assertEqual(state["environments"]["1a5"]["name"], "Default")
+        self.assertEqual(self.control("GET", "/_control/environments"),
+                         {"environments": [{"id": "1a5", "name": "Default", "registries": 0, "credentials": 0}]})
 
     def test_given_keys_project_and_stop_on_stdin_eof_and_sigterm(self):
         with self.another_stand_in("--access-key", "AK", "--secret-key", "SK", "--project", "1a7") as (process, info):
@@ -531,6 +542,230 @@ class RancherStandInTest(stand_in_testing.StandInTestCase):
         statuses = self.statuses_on_one_connection(("/v2-beta", "/v2-beta/schemas", "/v2-beta/registries",
                                                     "/v2-beta/registries/1sp404"))
         self.assertEqual(statuses, [200, 200, 200, 404])
+
+
+class RancherStandInEnvironmentsTest(RancherStandInTestCase):
+    """Several environments (§1.2): the environment key sees its own one, the account key every one,
+    each with its own rows; the control API adds, removes and reads environments."""
+
+    arguments = ("--environments", "alpha,beta,gamma", "--account-key", "ACCOUNTKEY:accountsecret")
+    ACCOUNT = ("ACCOUNTKEY", "accountsecret")
+
+    def account(self, method, path, body=None, **options):
+        return self.call(method, path, body, auth=self.ACCOUNT, **options)
+
+    def ids(self, answer):
+        self.assertEqual(answer.status, 200, answer.raw)
+        return [item["id"] for item in answer.json["data"]]
+
+    # ---- start-up ------------------------------------------------------------------------------
+
+    def test_description_line_and_start_world(self):
+        self.assertEqual((self.info["project"], self.info["account_access_key"], self.info["account_secret_key"]),
+                         ("1a5", "ACCOUNTKEY", "accountsecret"))
+        self.assertEqual(self.control("GET", "/_control/environments")["environments"],
+                         [{"id": "1a5", "name": "alpha", "registries": 0, "credentials": 0},
+                          {"id": "1a6", "name": "beta", "registries": 0, "credentials": 0},
+                          {"id": "1a7", "name": "gamma", "registries": 0, "credentials": 0}])
+        state = self.state()
+        self.assertEqual(list(state["environments"]), ["1a5", "1a6", "1a7"])
+        self.assertEqual(state["account"], {"id": "1a1", "name": "admin", "registries": [], "credentials": []})
+
+    def test_command_line_errors(self):
+        for arguments in (["--environments", "a,a"], ["--environments", "a,,b"], ["--environment-count", "0"],
+                          ["--environments", "a", "--environment-count", "2"], ["--account-key", "nosecret"],
+                          ["--account-key", ":s"], ["--environment-count", "2", "--project", "p"],
+                          ["--account-key", "AK:SK", "--access-key", "AK"]):
+            with self.subTest(arguments=arguments):
+                done = subprocess.run([sys.executable, os.path.join(stand_in_testing.HERE, self.script), *arguments],
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+                self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
+                self.assertIn("error", done.stderr)
+
+    def test_random_account_key_and_environment_count(self):
+        with self.another_stand_in("--account-key", "--environment-count", "3", "--project", "1a10") as (_, info):
+            self.assertRegex(info["account_access_key"], r"^[0-9A-F]{20}$")
+            self.assertNotEqual(info["account_access_key"], info["access_key"])
+            answer = self.call("GET", info["url"] + "/v2-beta/projects", absolute=True,
+                               auth=(info["account_access_key"], info["account_secret_key"]))
+            self.assertEqual([(p["id"], p["name"]) for p in answer.json["data"]],
+                             [("1a10", "env-1"), ("1a11", "env-2"), ("1a12", "env-3")])
+
+    def test_a_thousand_environments_are_cheap(self):
+        began = time.monotonic()
+        with self.another_stand_in("--environment-count", "1000", "--account-key", "AK:SK") as (process, info):
+            self.assertLess(time.monotonic() - began, 5)
+            items, pages = self.list_all_as(info["url"] + "/v2-beta/projects", ("AK", "SK"))
+            self.assertEqual([p["id"] for p in items], [f"1a{n}" for n in range(5, 1005)])
+            self.assertEqual(items[-1]["name"], "env-1000")
+            self.assertEqual(len(pages), 10)
+            self.assertEqual(len(self.call("GET", info["url"] + "/v2-beta/projects?limit=0", auth=("AK", "SK"),
+                                           absolute=True).json["data"]), 1000)
+            started = time.monotonic()
+            for n in (5, 500, 1004):
+                registry = stand_in_testing.call("POST", info["url"] + "/_control/registries",
+                                                 {"serverAddress": f"r{n}.example.com", "environment": f"1a{n}"})
+                self.assertEqual(registry.status, 201, registry.raw)
+                listed = self.call("GET", info["url"] + f"/v2-beta/projects/1a{n}/registries", auth=("AK", "SK"),
+                                   absolute=True)
+                self.assertEqual([r["serverAddress"] for r in listed.json["data"]], [f"r{n}.example.com"])
+            self.assertLess(time.monotonic() - started, 2)
+            state = stand_in_testing.call("GET", info["url"] + "/_control/state").json
+            self.assertEqual(len(state["environments"]), 1000)
+            self.assert_stops_on_end_of_file(process)
+
+    def list_all_as(self, first_url, auth):
+        items, pages, url = [], [], first_url
+        while url:
+            answer = self.call("GET", url, auth=auth, absolute=True)
+            self.assertEqual(answer.status, 200, answer.raw)
+            pages.append(answer.json)
+            items += answer.json["data"]
+            url = answer.json["pagination"]["next"]
+        return items, pages
+
+    # ---- §1.2 keys and scoping ---------------------------------------------------------------------
+
+    def test_environment_key_sees_its_one_environment(self):
+        self.assertEqual(self.ids(self.call("GET", "/v2-beta/projects")), ["1a5"])
+        self.assertEqual(self.call("GET", "/v2-beta/projects/1a6/registries").status, 403)
+        self.assertEqual(self.call("GET", "/v2-beta/registries", headers={"X-API-Project-Id": "1a6"}).status, 403)
+        self.assertEqual(self.call("GET", "/v2-beta/registries?projectId=1a7").status, 403)
+        root = self.call("GET", "/v2-beta")
+        self.assertEqual((root.headers["X-API-Account-Id"], root.headers["X-API-Account-Name"],
+                          root.headers["X-API-Account-Kind"]), ("1a5", "alpha", "project"))
+        beta = self.add_registry("b.example.com", environment="beta")
+        self.assertEqual(self.ids(self.call("GET", "/v2-beta/registries")), [])
+        self.assertEqual(self.call("GET", f"/v2-beta/registries/{beta}").status, 404)
+
+    def test_account_key_lists_every_environment(self):
+        answer = self.account("GET", "/v2-beta/projects")
+        self.assertEqual([(p["id"], p["name"], p["type"], p["baseType"], p["kind"], p["state"])
+                          for p in answer.json["data"]],
+                         [("1a5", "alpha", "project", "account", "project", "active"),
+                          ("1a6", "beta", "project", "account", "project", "active"),
+                          ("1a7", "gamma", "project", "account", "project", "active")])
+        beta = answer.json["data"][1]
+        self.assertEqual(beta["links"]["self"], self.url + "/v2-beta/projects/1a6")
+        self.assertEqual(beta["links"]["registries"], self.url + "/v2-beta/projects/1a6/registries")
+        self.assertEqual(answer.json["createTypes"], {})
+        self.assertEqual(answer.json["pagination"]["limit"], 100)
+        self.assertEqual((answer.headers["X-API-Account-Id"], answer.headers["X-API-User-Id"],
+                          answer.headers["X-API-Account-Kind"]), ("1a1", "1a1", "admin"))
+
+        first = self.account("GET", "/v2-beta/projects?limit=2").json
+        self.assertEqual([p["id"] for p in first["data"]], ["1a5", "1a6"])
+        self.assertEqual(first["pagination"]["next"], self.url + "/v2-beta/projects?limit=2&marker=m2")
+        rest = self.account("GET", first["pagination"]["next"], absolute=True).json
+        self.assertEqual(([p["id"] for p in rest["data"]], rest["pagination"]["partial"]), (["1a7"], False))
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects?name=beta")), ["1a6"])
+        self.assertEqual(self.ids(self.account("GET", "/v1/projects?sort=id&order=desc")), ["1a7", "1a6", "1a5"])
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects/1a7/projects")), ["1a5", "1a6", "1a7"])
+        one = self.account("GET", "/v2-beta/projects/1a6")
+        self.assertEqual((one.status, one.json["id"], one.json["name"], one.json["links"]["self"]),
+                         (200, "1a6", "beta", self.url + "/v2-beta/projects/1a6"))
+        self.assertEqual(one.headers["X-API-Schemas"], self.url + "/v2-beta/projects/1a6/schemas")
+
+    def test_account_key_reaches_each_environments_rows(self):
+        alpha = self.add_registry("a.example.com")  # the environment key's by default
+        beta = self.add_registry("b.example.com", environment="1a6")
+        credential = self.add_credential(beta)  # where its registry is
+        self.assertEqual(self.state()["environments"]["1a6"]["credentials"][0]["id"], credential)
+
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects/1a5/registries")), [alpha])
+        for path, headers in (("/v2-beta/projects/1a6/registries", None),
+                              ("/v2-beta/registries", {"X-API-Project-Id": "1a6"}),
+                              ("/v1/registries?projectId=1a6", None),
+                              ("/v2-beta/projects/1a6/registries", {"X-API-Project-Id": "1a7"})):  # path first
+            with self.subTest(path=path, headers=headers):
+                answer = self.account("GET", path, headers=headers)
+                self.assertEqual(self.ids(answer), [beta])
+                self.assertEqual((answer.headers["X-API-Account-Id"], answer.headers["X-API-Account-Kind"],
+                                  answer.headers["X-API-User-Id"]), ("1a6", "project", "1a1"))
+        self.assertEqual(self.ids(self.account("GET", f"/v2-beta/projects/1a6/registrycredentials?registryId={beta}")),
+                         [credential])
+        self.assertEqual(self.account("GET", f"/v2-beta/projects/1a5/registries/{beta}").status, 404)
+        self.assertEqual(self.account("GET", "/v2-beta/projects/1a99/registries").status, 403)
+        self.assertEqual(self.account("GET", "/v2-beta/projects/nonsense/registries").status, 400)
+        self.assertEqual(self.account("GET", "/v2-beta/registries", headers={"X-API-Project-Id": "1a99"}).status, 403)
+        # Un-scoped, the account key sees its own rows: none (§1.2).
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/registries")), [])
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/registrycredentials")), [])
+
+        # Writes land in the environment picked; references stay within it.
+        created = self.account("POST", "/v2-beta/projects/1a7/registries", {"serverAddress": "b.example.com"})
+        self.assertEqual((created.status, created.json["accountId"]), (201, "1a7"), created.raw)
+        self.assertEqual(created.json["links"]["self"],
+                         f"{self.url}/v2-beta/projects/1a7/registries/{created.json['id']}")
+        self.assert_cattle_error(self.account("POST", "/v2-beta/projects/1a7/registrycredentials",
+                                              {"registryId": beta, "publicValue": "AWS"}),
+                                 422, "InvalidReference", None, "registryId")
+        self.assert_cattle_error(self.account("POST", "/v2-beta/projects/1a6/registries",
+                                              {"serverAddress": "B.example.com"}), 400, "ServerAddressUsed",
+                                 "ServerAddressUsed")
+        put = self.account("PUT", f"/v2-beta/projects/1a6/registrycredentials/{credential}", {"secretValue": "new"})
+        self.assertEqual(put.status, 200, put.raw)
+        state = self.state()
+        self.assertEqual(state["environments"]["1a6"]["credentials"][0]["secretValue"], "new")
+        self.assertEqual([r["id"] for r in state["environments"]["1a7"]["registries"]], [created.json["id"]])
+        self.assertEqual([r["id"] for r in state["registries"]], [alpha])  # the environment key's only
+        own = self.account("POST", "/v2-beta/registries", {"serverAddress": "own.example.com"})
+        self.assertEqual((own.status, own.json["accountId"]), (201, "1a1"))
+        self.assertEqual([r["id"] for r in self.state()["account"]["registries"]], [own.json["id"]])
+
+    # ---- the control API -------------------------------------------------------------------------
+
+    def test_control_adds_reads_and_removes_environments(self):
+        added = self.control("POST", "/_control/environments", {"name": "delta"}, expect=201)
+        self.assertEqual(added, {"id": "1a8", "name": "delta"})
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects")), ["1a5", "1a6", "1a7", "1a8"])
+        registry = self.add_registry("d.example.com", environment="delta")
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects/1a8/registries")), [registry])
+        for key in ("1a8", "delta"):
+            one = self.control("GET", f"/_control/environments/{key}")
+            self.assertEqual((one["id"], one["name"], [r["id"] for r in one["registries"]], one["credentials"]),
+                             ("1a8", "delta", [registry], []))
+        self.assertEqual(self.control("POST", "/_control/environments", {"name": "x", "id": "1a20"}, expect=201),
+                         {"id": "1a20", "name": "x"})
+        self.assertEqual(self.control("POST", "/_control/environments", {"name": "y"})["id"], "1a21")
+        self.control("POST", "/_control/environments", {"name": "delta"}, expect=409)
+        self.control("POST", "/_control/environments", {"name": "z", "id": "1a6"}, expect=409)
+        for bad in ({}, {"name": ""}, {"name": "a,b"}, {"name": "z", "id": "1a1"}, {"name": "z", "id": "7"},
+                    {"name": "z", "other": 1}):
+            self.control("POST", "/_control/environments", bad, expect=400)
+        self.control("GET", "/_control/environments/nothing", expect=404)
+        self.control("POST", "/_control/registries", {"serverAddress": "a", "environment": "nothing"}, expect=400)
+        self.control("POST", "/_control/credentials", {"registryId": registry, "environment": "beta"}, expect=400)
+
+        self.assertEqual(self.control("DELETE", "/_control/environments/delta"), {"id": "1a8", "name": "delta"})
+        self.control("DELETE", "/_control/environments/delta", expect=404)
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects")), ["1a5", "1a6", "1a7", "1a20", "1a21"])
+        self.assertEqual(self.account("GET", "/v2-beta/projects/1a8/registries").status, 403)
+        self.control("PATCH", f"/_control/registries/{registry}", {"name": "n"}, expect=404)  # gone with it
+        self.assertNotIn("1a8", self.state()["environments"])
+        self.assertEqual(self.control("POST", "/_control/environments", {"name": "delta"})["id"], "1a22")  # not reused
+
+        self.control("POST", "/_control/reset")
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects")), ["1a5", "1a6", "1a7"])
+        self.assertEqual(self.control("POST", "/_control/environments", {"name": "delta"})["id"], "1a8")
+
+    def test_removing_the_environment_keys_environment(self):
+        self.control("DELETE", "/_control/environments/alpha")
+        self.assertEqual(self.call("GET", "/v2-beta/registries").status, 401)  # the key went with it
+        self.assertEqual(self.ids(self.account("GET", "/v2-beta/projects")), ["1a6", "1a7"])
+        state = self.state()
+        self.assertEqual((state["project"], state["registries"], state["credentials"]), ("1a5", [], []))
+        self.control("POST", "/_control/registries", {"serverAddress": "a"}, expect=400)  # no default environment
+        self.control("POST", "/_control/reset")
+        self.assertEqual(self.call("GET", "/v2-beta/registries").status, 200)
+
+    def test_patch_reaches_rows_of_any_environment(self):
+        registry = self.add_registry("g.example.com", environment="gamma")
+        credential = self.add_credential(registry)
+        patched = self.control("PATCH", f"/_control/credentials/{credential}", {"state": "inactive"})
+        self.assertEqual((patched["state"], patched["accountId"]), ("inactive", "1a7"))
+        other = self.add_registry("other.example.com")
+        self.control("PATCH", f"/_control/credentials/{credential}", {"registryId": other}, expect=400)
 
 
 if __name__ == "__main__":

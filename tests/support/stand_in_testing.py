@@ -71,13 +71,15 @@ def call(method, url, body=None, headers=None):
 class StandInTestCase(unittest.TestCase):
     """One stand-in (`script`) for the whole class, reset before each test; when the class is done,
     end of file on its stdin must stop it cleanly, its stderr empty. A subclass gives `script` and
-    authorization() (the Authorization header of the stand-in's key pair, for raw_request)."""
+    authorization() (the Authorization header of the stand-in's key pair, for raw_request), and may
+    give `arguments` (the stand-in's command line; none by default)."""
 
     script = None
+    arguments = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.process, cls.info = start(cls.script)
+        cls.process, cls.info = start(cls.script, *cls.arguments)
         cls.url = cls.info["url"]
 
     @classmethod
