@@ -8,6 +8,8 @@
 #include "app/config.hpp"
 #include "app/healthcheck.hpp"
 #include "app/service.hpp"
+#include "app/target_settings.hpp"
+#include "app/targets_file.hpp"
 #include "obs/logging.hpp"
 #include "version.hpp"
 
@@ -41,17 +43,37 @@ int main(int argc, char** argv) {
     if (!config) return configuration_error(config.error().message);
     if (command->mode == run_mode::healthcheck) return run_healthcheck(*config);
 
-    if (!config->rancher_url)
+    if (command->targets_file) config->targets_file = command->targets_file;
+    std::vector<target_settings> targets;
+    if (config->targets_file) {
+        if (config->rancher_url)
+            return configuration_error("CATTLE_URL and a targets file (TARGETS_FILE or --targets) are both given; "
+                                       "unset CATTLE_URL and give every Rancher in the file, or drop the file");
+        auto read = read_targets_file(*config->targets_file, *config, env);
+        if (!read) return configuration_error(read.error().message);
+        targets = std::move(*read);
+        // The process's credentials need a region for STS: the first target's when none is set.
+        if (config->region.empty())
+            for (auto const& target : targets)
+                if (!target.region.empty()) {
+                    config->region = target.region;
+                    break;
+                }
+    } else if (!config->rancher_url) {
         return configuration_error("CATTLE_URL is not set; set it to the Rancher API URL, e.g. "
                                    "CATTLE_URL=http://rancher:8080/v2-beta (Rancher sets it for containers labelled "
-                                   "io.rancher.container.create_agent=true)");
+                                   "io.rancher.container.create_agent=true), or give a targets file (TARGETS_FILE)");
+    } else {
+        targets = targets_from_environment(*config);
+    }
     // Where credentials come from (and the region's fallbacks), decided before anything runs.
     auto aws = read_aws_settings(env, *config);
     if (!aws) return configuration_error(aws.error().message);
 
     configure_logging(config->level, config->format);
     try {
-        return command->mode == run_mode::once ? run_once(*config, *aws) : run_service(*config, *aws);
+        return command->mode == run_mode::once ? run_once(*config, *aws, targets, env)
+                                                : run_service(*config, *aws, targets, env);
     } catch (std::exception const& e) {
         spdlog::critical("rancher-ecr-credentials stopped: {}", e.what());
         return exit_failure;

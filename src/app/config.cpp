@@ -291,22 +291,6 @@ result<std::pair<std::string, std::string>> read_rancher_keys(environment const&
     return std::pair{std::move(access->value), std::move(secret->value)};
 }
 
-// A project id, c-abcde:p-xyz12 (local:p-xyz12 on the local cluster).
-bool is_project_id(std::string_view text) {
-    auto const colon = text.find(':');
-    return colon != std::string_view::npos && is_dns1123_label(text.substr(0, colon)) &&
-           is_dns1123_label(text.substr(colon + 1));
-}
-
-// An id (with ':'), or a name or cluster/project: printable, with text on both sides of a '/'.
-bool is_project_reference(std::string_view text) {
-    if (text.find(':') != std::string_view::npos) return is_project_id(text);
-    auto const slash = text.find('/');
-    bool const printable_text =
-        text.size() <= 253 && std::ranges::none_of(text, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-    return printable_text && (slash == std::string_view::npos || (slash > 0 && slash + 1 < text.size()));
-}
-
 // CATTLE_URL's API (rancher_url), RANCHER_PROJECT, RANCHER_NAMESPACE, RANCHER_CREDENTIAL_NAME and
 // CATTLE_CA_BUNDLE into `config`, whose rancher_url is read.
 result<void> read_rancher_2_settings(environment const& env, service_config& config) {
@@ -358,6 +342,22 @@ result<void> read_rancher_2_settings(environment const& env, service_config& con
 }
 
 }  // namespace
+
+// A project id, c-abcde:p-xyz12 (local:p-xyz12 on the local cluster).
+bool is_project_id(std::string_view text) {
+    auto const colon = text.find(':');
+    return colon != std::string_view::npos && is_dns1123_label(text.substr(0, colon)) &&
+           is_dns1123_label(text.substr(colon + 1));
+}
+
+// An id (with ':'), or a name or cluster/project: printable, with text on both sides of a '/'.
+bool is_project_reference(std::string_view text) {
+    if (text.find(':') != std::string_view::npos) return is_project_id(text);
+    auto const slash = text.find('/');
+    bool const printable_text =
+        text.size() <= 253 && std::ranges::none_of(text, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+    return printable_text && (slash == std::string_view::npos || (slash > 0 && slash + 1 < text.size()));
+}
 
 // <area>[-<partition>]-<direction>-<number>: us-east-1, il-central-1, us-gov-west-1,
 // us-isob-east-1.
@@ -447,6 +447,14 @@ result<service_config> load_config(environment const& env) {
     if (!proxies) return proxies.error();
     config.proxies = std::move(*proxies);
 
+    if (auto file = read(env, {"TARGETS_FILE"})) config.targets_file = std::move(file->value);
+
+    if (auto limit = read(env, {"RANCHER_MAX_CONCURRENCY"})) {
+        auto number = parse_whole_number(limit->value);
+        if (!number || *number < 1 || *number > 256) return invalid(*limit, "a whole number from 1 to 256");
+        config.rancher_max_concurrency = static_cast<unsigned>(*number);
+    }
+
     auto refresh_interval = read_refresh_interval(env);
     if (!refresh_interval) return refresh_interval.error();
     config.refresh_interval = *refresh_interval;
@@ -460,7 +468,7 @@ result<command_line> parse_command_line(int argc, char const* const* argv) {
 
     // --help wins wherever it is, so that "--once --help" explains instead of running.
     for (std::string_view arg : args) {
-        if (arg == "--help" || arg == "-h") return command_line{run_mode::help};
+        if (arg == "--help" || arg == "-h") return command_line{run_mode::help, {}};
     }
 
     constexpr std::array<std::pair<std::string_view, run_mode>, 3> modes{{
@@ -470,7 +478,15 @@ result<command_line> parse_command_line(int argc, char const* const* argv) {
     }};
     command_line parsed;
     std::string_view chosen;
-    for (std::string_view arg : args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (arg == "--targets" || arg.starts_with("--targets=")) {
+            std::string_view file = arg == "--targets" ? (i + 1 < args.size() ? args[++i] : "") : arg.substr(10);
+            if (file.empty())
+                return make_failure(failure_kind::config, "--targets needs a file: --targets /etc/ecr/targets.yaml");
+            parsed.targets_file = std::string{file};
+            continue;
+        }
         auto mode = std::ranges::find(modes, arg, &std::pair<std::string_view, run_mode>::first);
         if (mode == modes.end()) {
             return make_failure(failure_kind::config,
@@ -487,7 +503,7 @@ result<command_line> parse_command_line(int argc, char const* const* argv) {
 }
 
 std::string usage_text() {
-    return R"(Usage: rancher-ecr-credentials [--once | healthcheck | --version | --help]
+    return R"(Usage: rancher-ecr-credentials [--targets FILE] [--once | healthcheck | --version | --help]
 
 Keeps Rancher's registry credentials for Amazon ECR valid.
 
@@ -495,6 +511,7 @@ Modes:
   (none)         refresh every REFRESH_INTERVAL; serve /healthz and /metrics
   --once         refresh one time, then exit
   healthcheck    probe the running service's /healthz (container HEALTHCHECK)
+  --targets FILE many targets from a YAML file (as TARGETS_FILE; see the README)
   --version      print the version
   -h, --help     print this help
 
@@ -531,6 +548,10 @@ AWS credentials, from the first of these that is configured:
                          Rancher 2.x: the name of a credential AUTO_CREATE creates
                          (default ecr-<account>-<region>)
   CATTLE_CA_BUNDLE       PEM file of CA certificates trusted for Rancher only (default: none)
+  TARGETS_FILE           YAML file of many targets (Rancher environments, projects, AWS
+                         accounts and regions); CATTLE_URL must be unset then; SIGHUP re-reads it
+  RANCHER_MAX_CONCURRENCY
+                         requests at a time to one Rancher server, 1 to 256 (default 8)
   LOG_LEVEL              trace|debug|info|warn|error (default info)
   LOG_FORMAT             text|json (default text)
   LISTEN_ADDRESS         address of /healthz and /metrics (default 0.0.0.0)

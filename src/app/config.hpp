@@ -74,6 +74,11 @@ struct service_config {
     // ones, NO_PROXY (else no_proxy) for the targets that go direct: ECR, STS, Rancher and the
     // container credential endpoint; never the instance's own link (net/proxy).
     proxy_settings proxies;
+    // TARGETS_FILE (or --targets, which wins): a YAML file of many targets (app/targets_file); CATTLE_URL
+    // must be unset then.
+    std::optional<std::string> targets_file;
+    // RANCHER_MAX_CONCURRENCY: requests at a time to one Rancher origin, 1 to 256; default 8.
+    unsigned rancher_max_concurrency = 8;
     // REFRESH_INTERVAL: time between refreshes: 90s, 30m, 6h or plain seconds, 1ms (500ms, for tests and
     // benchmarks) to 24h; default 6h.
     std::chrono::milliseconds refresh_interval = std::chrono::hours{6};
@@ -82,6 +87,10 @@ struct service_config {
 // Whether `name` has the form of an AWS region name: us-east-1, il-central-1, us-gov-west-1. Only the
 // form is checked, so that new regions work without a release.
 bool is_region_name(std::string_view name);
+
+// A project id (c-abcde:p-xyz12), a name (Default) or cluster/project (local/Default).
+bool is_project_reference(std::string_view text);
+bool is_project_id(std::string_view text);
 
 // Reads and validates every setting. The first invalid or missing one gives a failure of
 // kind config whose message names the variable, the bad value (never a secret's value) and
@@ -99,10 +108,11 @@ enum class run_mode {
 
 struct command_line {
     run_mode mode = run_mode::run;
+    std::optional<std::string> targets_file;  // --targets FILE (or --targets=FILE)
 };
 
 // Parses the arguments after argv[0]. --help (or -h) anywhere wins; otherwise at most one of
-// --once, --version and healthcheck is accepted. Anything else is a config failure naming the
+// --once, --version and healthcheck is accepted, with --targets FILE beside it. Anything else is a config failure naming the
 // argument and pointing to --help.
 result<command_line> parse_command_line(int argc, char const* const* argv);
 

@@ -23,6 +23,8 @@ struct url {
     std::string origin() const;
     // scheme://authority + target.
     std::string text() const;
+
+    bool operator==(url const&) const = default;
 };
 
 // Parses an absolute http(s) URL. User info ("user:pass@") is refused so that no

@@ -10,7 +10,9 @@ namespace rancher_ecr {
 
 namespace {
 
-boost::json::value time_or_null(std::optional<std::chrono::system_clock::time_point> const& at) {
+using time_point = std::chrono::system_clock::time_point;
+
+boost::json::value time_or_null(std::optional<time_point> const& at) {
     if (!at) return nullptr;
     return boost::json::value(format_utc(*at));
 }
@@ -20,52 +22,81 @@ boost::json::value text_or_null(std::string const& text) {
     return boost::json::value(text);
 }
 
-std::string_view status_of(target_status const& target, std::chrono::system_clock::time_point now) {
-    if (!target.attempted) return "starting";
-    // A token that expired in Rancher is the worst news, whatever the last refresh did.
-    if (target.token_expires_at && *target.token_expires_at <= now) return "expired";
-    if (!target.last_refresh_ok || !target.token_expires_at) return "failing";
-    return "ok";
+std::optional<time_point> earliest_expiry(target_status const& target) {
+    std::optional<time_point> earliest;
+    for (auto const& registry : target.registries)
+        if (registry.token_expires_at && (!earliest || *registry.token_expires_at < *earliest))
+            earliest = registry.token_expires_at;
+    return earliest;
 }
 
 }  // namespace
 
-health_report evaluate_health(std::vector<target_status> const& targets, std::chrono::system_clock::time_point now) {
+std::string_view health_of(target_status const& target, time_point now) {
+    if (!target.attempted) return "starting";
+    // A token that expired in Rancher is the worst news, whatever the last refresh did.
+    auto expiry = earliest_expiry(target);
+    if (expiry && *expiry <= now) return "expired";
+    if (!target.last_refresh_ok) return "failing";
+    if (std::ranges::any_of(target.registries, [](auto const& r) { return !r.token_expires_at; })) return "failing";
+    return "ok";
+}
+
+health_report evaluate_health(std::span<target_status const> targets, time_point now) {
     // The worst state wins: pulls fail on an expired token; a failing refresh matters more
     // than one still starting.
     constexpr std::string_view severity[] = {"ok", "starting", "failing", "expired"};
     auto rank = [&](std::string_view s) { return std::ranges::find(severity, s) - std::begin(severity); };
 
     std::string_view overall = targets.empty() ? "starting" : "ok";
-    std::optional<std::chrono::system_clock::time_point> oldest_success, earliest_expiry;
+    std::optional<time_point> oldest_success, earliest;
+    bool every_target_succeeded = true;
     std::string first_error;
-    boost::json::array registries;
+    boost::json::array registries, target_entries;
+    registries.reserve(targets.size());
+    target_entries.reserve(targets.size());
     for (auto const& target : targets) {
-        auto status = status_of(target, now);
+        auto status = health_of(target, now);
         if (rank(status) > rank(overall)) overall = status;
-        if (target.last_success && (!oldest_success || *target.last_success < *oldest_success))
-            oldest_success = target.last_success;
-        if (target.token_expires_at && (!earliest_expiry || *target.token_expires_at < *earliest_expiry))
-            earliest_expiry = target.token_expires_at;
+        if (!target.last_success) every_target_succeeded = false;
+        else if (!oldest_success || *target.last_success < *oldest_success) oldest_success = target.last_success;
+        auto expiry = earliest_expiry(target);
+        if (expiry && (!earliest || *expiry < *earliest)) earliest = expiry;
         if (first_error.empty()) first_error = target.last_error;
-        registries.push_back(boost::json::object{{"name", target.name},
-                                                 {"registry", text_or_null(target.registry_host)},
-                                                 {"credential", text_or_null(target.credential)},
-                                                 {"namespace", target.namespace_name
-                                                                   ? boost::json::value(*target.namespace_name)
-                                                                   : boost::json::value(nullptr)},
-                                                 {"status", status},
-                                                 {"last_success", time_or_null(target.last_success)},
-                                                 {"token_expires_at", time_or_null(target.token_expires_at)},
-                                                 {"last_error", text_or_null(target.last_error)}});
+        boost::json::array own;
+        for (auto const& registry : target.registries) {
+            auto namespace_name = registry.namespace_name ? boost::json::value(*registry.namespace_name)
+                                                          : boost::json::value(nullptr);
+            own.push_back(boost::json::object{{"name", registry.name},
+                                              {"registry", text_or_null(registry.registry_host)},
+                                              {"credential", text_or_null(registry.credential)},
+                                              {"namespace", namespace_name},
+                                              {"token_expires_at", time_or_null(registry.token_expires_at)}});
+            registries.push_back(boost::json::object{{"name", registry.name},
+                                                     {"target", target.name},
+                                                     {"registry", text_or_null(registry.registry_host)},
+                                                     {"credential", text_or_null(registry.credential)},
+                                                     {"namespace", namespace_name},
+                                                     {"status", status},
+                                                     {"last_success", time_or_null(target.last_success)},
+                                                     {"token_expires_at", time_or_null(registry.token_expires_at)},
+                                                     {"last_error", text_or_null(target.last_error)}});
+        }
+        target_entries.push_back(boost::json::object{{"name", target.name},
+                                                     {"status", status},
+                                                     {"last_success", time_or_null(target.last_success)},
+                                                     {"token_expires_at", time_or_null(expiry)},
+                                                     {"last_error", text_or_null(target.last_error)},
+                                                     {"registries", std::move(own)}});
     }
     // A target that never succeeded has no success time: the summary must not look fresher.
-    if (std::ranges::any_of(targets, [](auto const& t) { return !t.last_success; })) oldest_success.reset();
+    if (!every_target_succeeded) oldest_success.reset();
     boost::json::object body{{"status", overall},
                              {"last_success", time_or_null(oldest_success)},
-                             {"token_expires_at", time_or_null(earliest_expiry)},
+                             {"token_expires_at", time_or_null(earliest)},
                              {"last_error", text_or_null(first_error)},
-                             {"registries", std::move(registries)}};
+                             {"registries", std::move(registries)},
+                             {"targets", std::move(target_entries)}};
     return {overall == "ok" ? 200 : 503, boost::json::serialize(body) + "\n"};
 }
 

@@ -2,22 +2,30 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace rancher_ecr {
 
-// What the service knows about one refresh target (one registry id, or the caller's own).
-struct target_status {
-    std::string name;  // the registry id, or "default"
+// One registry of a target, as far as its last write went.
+struct registry_status {
+    std::string name;           // the registry id, or "default" for the caller's own
     std::string registry_host;  // of the last token written; empty before
-    bool attempted = false;     // a refresh has completed, successfully or not
-    bool last_refresh_ok = false;
-    std::optional<std::chrono::system_clock::time_point> last_success;
     std::optional<std::chrono::system_clock::time_point> token_expires_at;  // of the token in Rancher
-    std::string last_error;  // of the last refresh, empty after a success; never holds a secret
     std::string credential;  // Rancher 2.x: the name of the credential holding the host; empty for 1.x
     std::optional<std::string> namespace_name;  // Rancher 2.x namespaced credentials: the namespaces
+};
+
+// What the service knows about one target (a Rancher place and its registries; for a target
+// with `environments: all` or `projects: all`, the listing of its places, with no registries).
+struct target_status {
+    std::string name;
+    bool attempted = false;  // a refresh has completed, successfully or not
+    bool last_refresh_ok = false;
+    std::optional<std::chrono::system_clock::time_point> last_success;
+    std::string last_error;  // of the last refresh, empty after a success; never holds a secret
+    std::vector<registry_status> registries;
 };
 
 struct health_report {
@@ -25,12 +33,19 @@ struct health_report {
     std::string body;  // JSON
 };
 
-// Healthy (200) when every target's last refresh succeeded and its token in Rancher has not
-// expired; otherwise 503, with "status" saying why, worst first: "expired" (the token in Rancher
-// has expired), "failing" (the last refresh failed), "starting" (no refresh has completed yet). The body:
-// {"status":..,"last_success":..,"token_expires_at":..,"last_error":..,"registries":[...]},
-// times in ISO 8601 UTC or null; the top-level fields summarise the targets (oldest success,
-// earliest expiry, first error).
-health_report evaluate_health(std::vector<target_status> const& targets, std::chrono::system_clock::time_point now);
+// "starting" (no refresh has completed), "expired" (a token in Rancher has expired), "failing" (the
+// last refresh failed, or a registry has no token yet) or "ok".
+std::string_view health_of(target_status const& target, std::chrono::system_clock::time_point now);
+
+// Healthy (200) when every target is "ok"; otherwise 503, with "status" the worst: "expired",
+// "failing", "starting". The body:
+//   {"status":..,"last_success":..,"token_expires_at":..,"last_error":..,
+//    "registries":[{"name","target","registry","credential","namespace","status","last_success",
+//                   "token_expires_at","last_error"}...],
+//    "targets":[{"name","status","last_success","token_expires_at","last_error",
+//                "registries":[{"name","registry","credential","namespace","token_expires_at"}...]}...]}
+// times in ISO 8601 UTC or null; the top-level fields summarise the targets (oldest success, null
+// while one has none; earliest expiry; first error).
+health_report evaluate_health(std::span<target_status const> targets, std::chrono::system_clock::time_point now);
 
 }  // namespace rancher_ecr

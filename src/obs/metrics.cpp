@@ -95,25 +95,47 @@ void service_metrics::refresh_failed(std::string_view reason) {
     ++generation_;
 }
 
-void service_metrics::token_written(std::string const& registry_host, std::string const& credential,
-                                    std::chrono::system_clock::time_point expires_at,
+void service_metrics::token_written(std::string_view target, std::string const& registry_host,
+                                    std::string const& credential, std::chrono::system_clock::time_point expires_at,
                                     std::chrono::system_clock::time_point written_at) {
-    std::string labels = "{registry=";
+    std::string labels = "{target=";
+    append_label_value(labels, target);
+    labels += ",registry=";
     append_label_value(labels, registry_host);
     if (!credential.empty()) {
         labels += ",credential=";
         append_label_value(labels, credential);
     }
     labels += '}';
-    token_expiry_seconds_[labels] = unix_seconds(expires_at);
-    registry_success_seconds_[labels] = unix_seconds(written_at);
+    auto& series = targets_.try_emplace(std::string{target}).first->second;
+    series.token_expiry_seconds[labels] = unix_seconds(expires_at);
+    series.registry_success_seconds[labels] = unix_seconds(written_at);
+    ++generation_;
+}
+
+void service_metrics::target_refreshed(std::string_view target, bool ok, std::chrono::system_clock::time_point at) {
+    auto& series = targets_.try_emplace(std::string{target}).first->second;
+    series.healthy = ok;
+    if (ok) series.last_success_seconds = unix_seconds(at);
+    ++generation_;
+}
+
+void service_metrics::forget_target(std::string_view target) {
+    if (auto it = targets_.find(target); it != targets_.end()) {
+        targets_.erase(it);
+        ++generation_;
+    }
+}
+
+void service_metrics::config_reloaded(bool ok) {
+    ++(ok ? reloads_ : reload_failures_);
     ++generation_;
 }
 
 std::string const& service_metrics::render() {
     if (rendered_generation_ == generation_) return text_;
     text_.clear();
-    text_.reserve(4096);
+    text_.reserve(4096 + 512 * targets_.size());
     append_family(text_, "build_info", "gauge", "The running version; always 1.");
     std::string labels = "{version=";
     append_label_value(labels, version_);
@@ -121,22 +143,43 @@ std::string const& service_metrics::render() {
     append_sample(text_, "build_info", labels, 1);
 
     // Unlabelled, as with one account; an alert on its age fires while any account keeps failing.
+    // Unlabelled, as with one target; an alert on its age fires while any target keeps failing.
     append_family(text_, "last_success_timestamp_seconds", "gauge",
-                  "Unix time of the last refresh after which every target's last refresh had succeeded (every "
-                  "registry's token written into Rancher); 0 until then.");
+                  "Unix time of the last successful refresh of a target (labelled target), and unlabelled of the "
+                  "last refresh after which every target's last refresh had succeeded; 0 until then.");
     append_sample(text_, "last_success_timestamp_seconds", "", last_success_seconds_);
+    for (auto const& [target, series] : targets_) {
+        if (!series.last_success_seconds) continue;
+        labels = "{target=";
+        append_label_value(labels, target);
+        labels += '}';
+        append_sample(text_, "last_success_timestamp_seconds", labels, *series.last_success_seconds);
+    }
+
+    append_family(text_, "target_healthy", "gauge",
+                  "1 when the target's last refresh succeeded, 0 when it failed; no series before the first.");
+    for (auto const& [target, series] : targets_) {
+        if (!series.healthy) continue;
+        labels = "{target=";
+        append_label_value(labels, target);
+        labels += '}';
+        append_sample(text_, "target_healthy", labels, *series.healthy ? 1 : 0);
+    }
 
     append_family(text_, "registry_last_success_timestamp_seconds", "gauge",
-                  "Unix time at which the token of a registry was last written into Rancher; no series before "
-                  "the first.");
-    for (auto const& [series, seconds] : registry_success_seconds_)
-        append_sample(text_, "registry_last_success_timestamp_seconds", series, seconds);
+                  "Unix time at which the token of a registry was last written into a target's Rancher place; no "
+                  "series before the first.");
+    for (auto const& [target, series] : targets_)
+        for (auto const& [labelled, seconds] : series.registry_success_seconds)
+            append_sample(text_, "registry_last_success_timestamp_seconds", labelled, seconds);
 
     append_family(text_, "token_expiry_timestamp_seconds", "gauge",
-                  "Unix time at which the token written into Rancher for a registry expires (ECR's expiresAt; "
-                  "12 hours after the write when ECR reports an expiry already past or weeks away).");
-    for (auto const& [series, seconds] : token_expiry_seconds_)
-        append_sample(text_, "token_expiry_timestamp_seconds", series, seconds);
+                  "Unix time at which the token written into a target's Rancher place for a registry expires "
+                  "(ECR's expiresAt; 12 hours after the write when ECR reports an expiry already past or weeks "
+                  "away).");
+    for (auto const& [target, series] : targets_)
+        for (auto const& [labelled, seconds] : series.token_expiry_seconds)
+            append_sample(text_, "token_expiry_timestamp_seconds", labelled, seconds);
 
     append_family(text_, "refresh_attempts_total", "counter", "Refreshes started (ECR token fetch and Rancher write).");
     append_sample(text_, "refresh_attempts_total", "", static_cast<double>(attempts_));
@@ -148,6 +191,12 @@ std::string const& service_metrics::render() {
         labels += '}';
         append_sample(text_, "refresh_failures_total", labels, static_cast<double>(count));
     }
+
+    append_family(text_, "config_reloads_total", "counter", "Re-reads of the targets file (SIGHUP) that took effect.");
+    append_sample(text_, "config_reloads_total", "", static_cast<double>(reloads_));
+    append_family(text_, "config_reload_failures_total", "counter",
+                  "Re-reads of the targets file (SIGHUP) refused for a bad file; the old targets stay.");
+    append_sample(text_, "config_reload_failures_total", "", static_cast<double>(reload_failures_));
 
     append_family(text_, "request_duration_seconds", "histogram",
                   "Duration of HTTP exchanges with ECR and Rancher, including connection set-up.");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,11 +38,18 @@ public:
     // last_success series: with one account failing, it does not move).
     void every_target_succeeded(std::chrono::system_clock::time_point at);
     void refresh_failed(std::string_view reason);  // ecr, rancher, registry_not_found
-    // The token of `registry_host` was written into Rancher at `written_at` and expires at
-    // `expires_at`: that registry's own series, labelled `credential` too when not empty (Rancher
-    // 2.x: the credentials' names).
-    void token_written(std::string const& registry_host, std::string const& credential,
+    // The token of `registry_host` was written into `target`'s Rancher place at `written_at` and
+    // expires at `expires_at`: that registry's own series, labelled {target, registry}, and
+    // `credential` too when not empty (Rancher 2.x: the credentials' names).
+    void token_written(std::string_view target, std::string const& registry_host, std::string const& credential,
                        std::chrono::system_clock::time_point expires_at, std::chrono::system_clock::time_point written_at);
+    // A refresh of `target` ended at `at`: target_healthy{target} 1 or 0, and on success its
+    // last_success_timestamp_seconds{target}.
+    void target_refreshed(std::string_view target, bool ok, std::chrono::system_clock::time_point at);
+    // The target is gone (a reload removed it, or its environment or project went): its series go.
+    void forget_target(std::string_view target);
+    // A SIGHUP re-read the targets file: it took effect, or it was refused and the old one kept.
+    void config_reloaded(bool ok);
     void ecr_request(std::chrono::steady_clock::duration elapsed) { ecr_requests_.observe(elapsed); ++generation_; }
     void rancher_request(std::chrono::steady_clock::duration elapsed) {
         rancher_requests_.observe(elapsed);
@@ -58,9 +66,16 @@ private:
     double last_success_seconds_ = 0;
     std::uint64_t attempts_ = 0;
     std::map<std::string, std::uint64_t, std::less<>> failures_;
-    // By label set: {registry="..."} or {registry="...",credential="..."}.
-    std::map<std::string, double, std::less<>> token_expiry_seconds_;
-    std::map<std::string, double, std::less<>> registry_success_seconds_;
+    struct target_series {
+        std::optional<double> last_success_seconds;
+        std::optional<bool> healthy;  // nullopt before the first refresh
+        // By label set: {target="...",registry="..."} or {target="...",registry="...",credential="..."}.
+        std::map<std::string, double, std::less<>> token_expiry_seconds;
+        std::map<std::string, double, std::less<>> registry_success_seconds;
+    };
+    std::map<std::string, target_series, std::less<>> targets_;
+    std::uint64_t reloads_ = 0;
+    std::uint64_t reload_failures_ = 0;
     duration_histogram ecr_requests_;
     duration_histogram rancher_requests_;
     std::uint64_t generation_ = 1;

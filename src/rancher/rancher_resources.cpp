@@ -118,6 +118,13 @@ result<rancher_credential> read_credential(row_reader const& reader, row_head he
     return out;
 }
 
+result<rancher_environment> read_environment(row_reader const& reader, row_head head) {
+    rancher_environment out{std::move(head.id), {}};
+    auto name = reader.optional_string("name");
+    if (!name) return name.error();
+    out.name = std::move(*name);
+    return out;
+}
 
 template <class T>
 using row_parser = result<T> (*)(row_reader const&, row_head);
@@ -217,6 +224,10 @@ result<rancher_page<rancher_registry>> parse_registry_page(std::string_view body
 
 result<rancher_page<rancher_credential>> parse_credential_page(std::string_view body) {
     return parse_page<rancher_credential>(body, read_credential);
+}
+
+result<rancher_page<rancher_environment>> parse_environment_page(std::string_view body) {
+    return parse_page<rancher_environment>(body, read_environment);
 }
 
 result<rancher_registry> parse_registry(std::string_view body) { return parse_resource<rancher_registry>(body, read_registry); }

@@ -37,6 +37,12 @@ struct rancher_credential {
     bool removed = false;
 };
 
+// A Rancher 1.x environment (a `project` row of GET /v2-beta/projects, seen with an account key).
+struct rancher_environment {
+    std::string id;    // "1a5"
+    std::string name;  // "Default"; may be empty
+};
+
 // One page of a collection: its live rows (removed ones are left out, see is_removed_row) and
 // the absolute URL of the next page, if any.
 template <class T>
@@ -62,6 +68,9 @@ bool is_removed_row(std::string_view state, bool removed_is_set);
 // that is not a collection is a bad_response failure naming the row and field. Never throws.
 result<rancher_page<rancher_registry>> parse_registry_page(std::string_view body);
 result<rancher_page<rancher_credential>> parse_credential_page(std::string_view body);
+
+// One page of GET /v2-beta/projects: the environments the key sees, removed ones left out.
+result<rancher_page<rancher_environment>> parse_environment_page(std::string_view body);
 
 // Parse the one resource that a POST (create) answers with. Same failures as the pages.
 result<rancher_registry> parse_registry(std::string_view body);

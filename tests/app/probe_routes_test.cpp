@@ -11,9 +11,9 @@ std::chrono::system_clock::time_point const now = std::chrono::sys_days{std::chr
 
 class probe_answers_test : public ::testing::Test {
 protected:
-    std::vector<target_status> targets_{target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
+    std::vector<target_status> targets_{target_status{"default", false, false, {}, {}, {{"default", {}, {}, {}, {}}}}};
     service_metrics metrics_{"1.2.3"};
-    probe_answers probes_{targets_, metrics_};
+    probe_answers probes_{[this] { return std::span<target_status const>{targets_}; }, metrics_};
 };
 
 TEST_F(probe_answers_test, routes_by_path_and_method) {
@@ -36,7 +36,7 @@ TEST_F(probe_answers_test, the_health_answer_is_reused_until_a_target_changes) {
     targets_[0].attempted = true;
     targets_[0].last_refresh_ok = true;
     targets_[0].last_success = now;
-    targets_[0].token_expires_at = now + 12h;
+    targets_[0].registries[0].token_expires_at = now + 12h;
     EXPECT_EQ(probes_.answer("GET", "/healthz", now + 2s), starting);  // not told yet
     probes_.targets_changed();
     auto healthy = probes_.answer("GET", "/healthz", now + 3s);
@@ -50,13 +50,30 @@ TEST_F(probe_answers_test, the_health_answer_turns_expired_when_the_token_expire
     targets_[0].attempted = true;
     targets_[0].last_refresh_ok = true;
     targets_[0].last_success = now;
-    targets_[0].token_expires_at = now + 1h;
+    targets_[0].registries[0].token_expires_at = now + 1h;
     probes_.targets_changed();
     EXPECT_EQ(probes_.answer("GET", "/healthz", now)->status, 200);
     EXPECT_EQ(probes_.answer("GET", "/healthz", now + 1h - 1ms)->status, 200);
     auto expired = probes_.answer("GET", "/healthz", now + 1h);
     EXPECT_EQ(expired->status, 503);
     EXPECT_NE(expired->body.find("\"status\":\"expired\""), std::string::npos) << expired->body;
+}
+
+TEST_F(probe_answers_test, healthz_with_a_target_answers_for_that_target_alone) {
+    targets_.push_back(target_status{"prod/env-1", true, true, now, {}, {{"default", "h", now + 1h, {}, {}}}});
+    probes_.targets_changed();
+    auto one = probes_.answer("GET", "/healthz?target=prod%2Fenv-1", now);
+    EXPECT_EQ(one->status, 200) << one->body;
+    EXPECT_NE(one->body.find("\"name\":\"prod/env-1\""), std::string::npos) << one->body;
+    EXPECT_EQ(one->body.find("\"default\",\"status\""), std::string::npos) << one->body;  // not the other
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target=prod/env-1", now + 1s), one);  // cached
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target=default", now)->status, 503);  // still starting
+    EXPECT_EQ(probes_.answer("GET", "/healthz", now)->status, 503);                  // the whole: worst wins
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target=nope", now)->status, 404);
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target=prod/env-1", now + 1h)->status, 503);  // expired by time
+    targets_.pop_back();
+    probes_.targets_changed();
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target=prod/env-1", now)->status, 404);  // removed
 }
 
 TEST_F(probe_answers_test, the_metrics_answer_is_reused_until_a_metric_changes) {

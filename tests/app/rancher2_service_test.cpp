@@ -464,7 +464,7 @@ TEST_F(rancher2_service_test, rancher_503s_then_recovery_without_asking_ecr_agai
     EXPECT_EQ(text(entries[0].as_object(), "credential"), "ecr");
     EXPECT_TRUE(entries[0].as_object().at("namespace").is_null()) << json::serialize(entries[0]);  // project-wide
     auto const metrics = probe("/metrics")->body;
-    EXPECT_TRUE(contains(metrics, "rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"" + host() +
+    EXPECT_TRUE(contains(metrics, "rancher_ecr_credentials_token_expiry_timestamp_seconds{target=\"default\",registry=\"" + host() +
                                       "\",credential=\"ecr\"}"))
         << metrics;
 }
@@ -487,7 +487,7 @@ TEST_F(rancher2_service_test, healthz_and_metrics_name_the_credential_and_its_na
     EXPECT_EQ(text(entry, "credential"), "pull-ecr");
     EXPECT_EQ(entry.at("namespace"), json::value("apps")) << json::serialize(entry);
     auto const metrics = probe("/metrics")->body;
-    EXPECT_TRUE(contains(metrics, "rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"" + host() +
+    EXPECT_TRUE(contains(metrics, "rancher_ecr_credentials_token_expiry_timestamp_seconds{target=\"default\",registry=\"" + host() +
                                       "\",credential=\"pull-ecr\"}"))
         << metrics;
 }

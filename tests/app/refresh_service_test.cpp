@@ -151,9 +151,9 @@ TEST_F(refresh_service_test, a_failing_account_never_shows_a_success_in_the_metr
     env["AWS_ECR_REGISTRY_IDS"] = "111111111111,222222222222";
     start(env);
     auto const all = std::string{metric} + "last_success_timestamp_seconds";
-    auto const of_first = std::string{metric} + "registry_last_success_timestamp_seconds{registry=\"" + first_host + "\"}";
+    auto const of_first = std::string{metric} + "registry_last_success_timestamp_seconds{target=\"default\",registry=\"" + first_host + "\"}";
     auto const of_second =
-        std::string{metric} + "registry_last_success_timestamp_seconds{registry=\"" + second_host + "\"}";
+        std::string{metric} + "registry_last_success_timestamp_seconds{target=\"default\",registry=\"" + second_host + "\"}";
     std::string claimed;  // the first exposition that claimed a success that did not happen
     ASSERT_TRUE(eventually([&] {
         auto text = metrics();
@@ -168,7 +168,7 @@ TEST_F(refresh_service_test, a_failing_account_never_shows_a_success_in_the_metr
     EXPECT_EQ(sample(text, all), 0.0) << text;
     EXPECT_FALSE(sample(text, of_second).has_value()) << text;
     ASSERT_GT(sample(text, of_first).value_or(0), 0) << text;
-    EXPECT_GT(*sample(text, std::string{metric} + "token_expiry_timestamp_seconds{registry=\"" + first_host + "\"}"),
+    EXPECT_GT(*sample(text, std::string{metric} + "token_expiry_timestamp_seconds{target=\"default\",registry=\"" + first_host + "\"}"),
               *sample(text, of_first));
 
     // Once the second registry exists, its retry writes it: both have a success, and so has "every".

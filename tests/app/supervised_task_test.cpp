@@ -158,7 +158,7 @@ TEST_F(supervised_task_test, a_refresh_that_throws_turns_the_target_failing_and_
     rancher_client rancher{transport, *parse_url("http://rancher.test/v2-beta"), "", ""};
     cattle_writer writer{rancher, false};
     aws_credentials credentials{"AKIDEXAMPLE", "secret", "", std::nullopt, "environment"};
-    std::vector<target_status> statuses{target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
+    std::vector<target_status> statuses{target_status{"default", false, false, {}, {}, {{"default", {}, {}, {}, {}}}}};
     int completed = 0;
     auto t = task("the refresh task of default", [&]() -> asio::awaitable<void> {
         // As service::refresh() does: the tokens from ECR, then each written into Rancher.

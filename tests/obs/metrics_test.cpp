@@ -59,7 +59,7 @@ TEST(service_metrics, renders_every_family_with_its_type) {
     metrics.refresh_attempted();
     metrics.refresh_attempted();
     metrics.refresh_failed("rancher");
-    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("t", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
     metrics.every_target_succeeded(at(1'800'000'000));
     metrics.ecr_request(20ms);
     auto const& text = metrics.render();
@@ -69,9 +69,9 @@ TEST(service_metrics, renders_every_family_with_its_type) {
              "# TYPE rancher_ecr_credentials_last_success_timestamp_seconds gauge\n",
              "rancher_ecr_credentials_last_success_timestamp_seconds 1800000000\n",
              "# TYPE rancher_ecr_credentials_registry_last_success_timestamp_seconds gauge\n",
-             "rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-east-1."
+             "rancher_ecr_credentials_registry_last_success_timestamp_seconds{target=\"t\",registry=\"123456789012.dkr.ecr.us-east-1."
              "amazonaws.com\"} 1800000000\n",
-             "rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-east-1."
+             "rancher_ecr_credentials_token_expiry_timestamp_seconds{target=\"t\",registry=\"123456789012.dkr.ecr.us-east-1."
              "amazonaws.com\"} 1800043200\n",
              "# TYPE rancher_ecr_credentials_refresh_attempts_total counter\n",
              "rancher_ecr_credentials_refresh_attempts_total 2\n",
@@ -91,27 +91,28 @@ TEST(service_metrics, each_registry_has_its_own_last_success_and_none_is_claimed
     service_metrics metrics{"1"};
     auto const first = "111111111111.dkr.ecr.us-east-1.amazonaws.com";
     metrics.refresh_attempted();
-    metrics.token_written(first, "", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("t", first, "", at(1'800'043'200), at(1'800'000'000));
     metrics.refresh_attempted();
     metrics.refresh_failed("registry_not_found");
     auto text = metrics.render();
-    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"111111111111.dkr."
+    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{target=\"t\",registry=\"111111111111.dkr."
                         "ecr.us-east-1.amazonaws.com\"} 1800000000\n"),
               std::string::npos) << text;
     EXPECT_EQ(text.find("222222222222"), std::string::npos) << text;
     EXPECT_NE(text.find("\nrancher_ecr_credentials_last_success_timestamp_seconds 0\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("# HELP rancher_ecr_credentials_last_success_timestamp_seconds Unix time of the last refresh "
-                        "after which every target's last refresh had succeeded"),
+    EXPECT_NE(text.find("# HELP rancher_ecr_credentials_last_success_timestamp_seconds Unix time of the last successful "
+                        "refresh of a target (labelled target), and unlabelled of the last refresh after which every "
+                        "target's last refresh had succeeded"),
               std::string::npos) << text;
 
     // The second account's registry appears: both are written, and now every target has succeeded.
-    metrics.token_written("222222222222.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'260), at(1'800'000'060));
+    metrics.token_written("t", "222222222222.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'260), at(1'800'000'060));
     metrics.every_target_succeeded(at(1'800'000'060));
     text = metrics.render();
-    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{registry=\"111111111111.dkr.ecr.us-east-1."
+    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{target=\"t\",registry=\"111111111111.dkr.ecr.us-east-1."
                         "amazonaws.com\"} 1800000000\n"),
               std::string::npos) << text;
-    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{registry=\"222222222222.dkr.ecr.us-east-1."
+    EXPECT_NE(text.find("registry_last_success_timestamp_seconds{target=\"t\",registry=\"222222222222.dkr.ecr.us-east-1."
                         "amazonaws.com\"} 1800000060\n"),
               std::string::npos) << text;
     EXPECT_NE(text.find("\nrancher_ecr_credentials_last_success_timestamp_seconds 1800000060\n"), std::string::npos)
@@ -132,9 +133,12 @@ TEST(service_metrics, passes_promtool_check_metrics) {
     service_metrics metrics{"0.1.0"};
     metrics.refresh_attempted();
     metrics.refresh_failed("ecr");
-    metrics.token_written("a.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
-    metrics.token_written("b.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'201), at(1'800'000'001));
+    metrics.token_written("t", "a.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
+    metrics.token_written("t", "b.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'201), at(1'800'000'001));
     metrics.every_target_succeeded(at(1'800'000'001));
+    metrics.target_refreshed("t", true, at(1'800'000'001));
+    metrics.target_refreshed("u", false, at(1'800'000'001));
+    metrics.config_reloaded(true);
     metrics.ecr_request(120ms);
     metrics.rancher_request(2ms);
     std::string path = ::testing::TempDir() + "metrics.prom";
@@ -152,17 +156,39 @@ TEST(service_metrics, passes_promtool_check_metrics) {
 
 TEST(service_metrics, rancher_2_series_carry_the_credential) {
     service_metrics metrics{"1.2.3"};
-    metrics.token_written("123456789012.dkr.ecr.us-east-1.amazonaws.com", "ecr-pull", at(1'800'043'200),
+    metrics.token_written("t", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "ecr-pull", at(1'800'043'200),
                           at(1'800'000'000));
     auto const& text = metrics.render();
-    EXPECT_NE(text.find("rancher_ecr_credentials_token_expiry_timestamp_seconds{registry=\"123456789012.dkr.ecr.us-"
+    EXPECT_NE(text.find("rancher_ecr_credentials_token_expiry_timestamp_seconds{target=\"t\",registry=\"123456789012.dkr.ecr.us-"
                         "east-1.amazonaws.com\",credential=\"ecr-pull\"} 1800043200\n"),
               std::string::npos)
         << text;
-    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{registry=\"123456789012.dkr."
+    EXPECT_NE(text.find("rancher_ecr_credentials_registry_last_success_timestamp_seconds{target=\"t\",registry=\"123456789012.dkr."
                         "ecr.us-east-1.amazonaws.com\",credential=\"ecr-pull\"} 1800000000\n"),
               std::string::npos)
         << text;
+}
+
+TEST(service_metrics, each_target_has_its_health_and_last_success_and_a_removed_one_has_none) {
+    service_metrics metrics{"1"};
+    metrics.target_refreshed("prod/env-1", true, at(1'800'000'000));
+    metrics.target_refreshed("prod/env-2", false, at(1'800'000'000));
+    metrics.token_written("prod/env-1", "a.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
+    metrics.config_reloaded(true);
+    metrics.config_reloaded(false);
+    auto text = metrics.render();
+    for (auto line : {"rancher_ecr_credentials_target_healthy{target=\"prod/env-1\"} 1\n",
+                      "rancher_ecr_credentials_target_healthy{target=\"prod/env-2\"} 0\n",
+                      "rancher_ecr_credentials_last_success_timestamp_seconds{target=\"prod/env-1\"} 1800000000\n",
+                      "rancher_ecr_credentials_config_reloads_total 1\n",
+                      "rancher_ecr_credentials_config_reload_failures_total 1\n"})
+        EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
+    // A failing target claims no success time.
+    EXPECT_EQ(text.find("last_success_timestamp_seconds{target=\"prod/env-2\"}"), std::string::npos) << text;
+    metrics.forget_target("prod/env-1");
+    text = metrics.render();
+    EXPECT_EQ(text.find("prod/env-1"), std::string::npos) << text;
+    EXPECT_NE(text.find("prod/env-2"), std::string::npos) << text;
 }
 
 }  // namespace

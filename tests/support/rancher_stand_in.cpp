@@ -39,4 +39,17 @@ std::vector<json::object> rancher_stand_in::credentials_of(std::string const& re
     return out;
 }
 
+std::string rancher_stand_in::add_environment(std::string const& name) {
+    return text_of(control("POST", "/_control/environments", json::serialize(json::object{{"name", name}})).as_object(),
+                   "id");
+}
+
+void rancher_stand_in::remove_environment(std::string const& id_or_name) {
+    control("DELETE", "/_control/environments/" + id_or_name);
+}
+
+json::object rancher_stand_in::environment(std::string const& id_or_name) {
+    return control("GET", "/_control/environments/" + id_or_name).as_object();
+}
+
 }  // namespace rancher_ecr::testing

@@ -35,6 +35,15 @@ public:
     std::vector<boost::json::object> credentials_of(std::string const& registry_id);
     std::vector<boost::json::object> registries();
 
+    // With --account-key: the user key that sees every environment.
+    std::string account_access_key() const { return text_of(description(), "account_access_key"); }
+    std::string account_secret_key() const { return text_of(description(), "account_secret_key"); }
+    // Adds an environment (POST /_control/environments); returns its id. Removes one by id or name.
+    std::string add_environment(std::string const& name);
+    void remove_environment(std::string const& id_or_name);
+    // The stored rows of one environment: {"id","name","registries":[...],"credentials":[...]}.
+    boost::json::object environment(std::string const& id_or_name);
+
 private:
     std::string project_;
 };

@@ -1,0 +1,90 @@
+#include "rancher/place_listing.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "net/coroutine_warning.hpp"
+#include "net/http_message.hpp"
+#include "rancher/norman_resources.hpp"
+#include "rancher/rancher_api.hpp"
+#include "rancher/rancher_paging.hpp"
+#include "rancher/rancher_resources.hpp"
+
+namespace rancher_ecr {
+
+namespace asio = boost::asio;
+
+namespace {
+
+url under(url const& base, std::string_view path) {
+    url target = base;
+    target.target = base.target + std::string{path};
+    return target;
+}
+
+// A GET with `authorization` that turns a non-2xx answer into the API's error (`error_of`: Cattle's
+// or norman's parser).
+auto authorized_get(http_transport& transport, std::string authorization,
+                    failure (*error_of)(int, std::string_view, std::string_view)) {
+    return [&transport, authorization = std::move(authorization), error_of](url const& page)
+               -> asio::awaitable<result<http_response>> {
+        auto response = co_await transport.send(page, rancher_request("GET", page, authorization));
+        if (!response) co_return in_operation(response.error(), operation_of("GET", page));
+        if (!succeeded(*response)) co_return error_of(response->status, response->body, operation_of("GET", page));
+        co_return response;
+    };
+}
+
+}  // namespace
+
+asio::awaitable<result<std::vector<rancher_place>>> list_cattle_environments(http_transport& transport,
+                                                                             url const& base,
+                                                                             std::string const& access_key,
+                                                                             std::string const& secret_key) {
+    auto get = authorized_get(transport, basic_authorization(access_key, secret_key), parse_rancher_error);
+    auto rows = co_await list_every_page(get, base, under(base, "/projects"), parse_environment_page);
+    if (!rows) co_return rows.error();
+    std::vector<rancher_place> places;
+    places.reserve(rows->size());
+    for (auto& row : *rows) places.push_back({row.id, row.name.empty() ? row.id : std::move(row.name)});
+    co_return places;
+}
+
+asio::awaitable<result<std::vector<rancher_place>>> list_norman_projects(http_transport& transport, url const& api,
+                                                                         std::string const& access_key,
+                                                                         std::string const& secret_key) {
+    auto get = authorized_get(transport, bearer_authorization(access_key, secret_key), parse_norman_error);
+    auto projects = co_await list_every_page(get, api, under(api, "/projects"), parse_project_page);
+    if (!projects) co_return projects.error();
+    auto clusters = co_await list_every_page(get, api, under(api, "/clusters"), parse_cluster_page);
+    if (!clusters) co_return clusters.error();
+    std::map<std::string, std::string, std::less<>> cluster_names;
+    for (auto const& cluster : *clusters) cluster_names[cluster.id] = cluster.name.empty() ? cluster.id : cluster.name;
+    std::vector<rancher_place> places;
+    places.reserve(projects->size());
+    for (auto const& project : *projects) {
+        auto cluster = cluster_names.find(project.cluster_id);
+        auto const& cluster_name = cluster == cluster_names.end() ? project.cluster_id : cluster->second;
+        places.push_back({project.id, cluster_name + "/" + project.name});
+    }
+    co_return places;
+}
+
+std::vector<rancher_place> select_places(std::span<rancher_place const> listed, bool all,
+                                         std::span<std::string const> wanted) {
+    std::vector<rancher_place> chosen;
+    for (auto const& place : listed) {
+        // A 2.x name may be given without its cluster: "Default" matches "local/Default".
+        auto const slash = place.name.rfind('/');
+        auto const short_name = slash == std::string::npos ? std::string_view{} : std::string_view{place.name}.substr(slash + 1);
+        if (all || std::ranges::any_of(wanted, [&](std::string const& w) {
+                return w == place.id || w == place.name || (!short_name.empty() && w == short_name);
+            }))
+            chosen.push_back(place);
+    }
+    return chosen;
+}
+
+}  // namespace rancher_ecr
