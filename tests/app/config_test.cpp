@@ -699,5 +699,30 @@ TEST(load_config, namespaces_credential_name_and_the_rancher_ca_bundle) {
     EXPECT_TRUE(contains(missing_bundle, "CATTLE_CA_BUNDLE=\"/nonexistent/ca.pem\" cannot be used")) << missing_bundle;
 }
 
+TEST(load_config, targets_file_and_the_rancher_concurrency) {
+    auto config = load({{"TARGETS_FILE", "/etc/ecr/targets.yaml"}, {"RANCHER_MAX_CONCURRENCY", "3"}});
+    ASSERT_TRUE(config.has_value()) << config.error().message;
+    EXPECT_EQ(config->targets_file, "/etc/ecr/targets.yaml");
+    EXPECT_EQ(config->rancher_max_concurrency, 3u);
+    EXPECT_EQ(load({})->rancher_max_concurrency, 8u);
+    for (auto bad : {"0", "257", "many", "-1"}) {
+        auto refused = load({{"RANCHER_MAX_CONCURRENCY", bad}});
+        ASSERT_FALSE(refused.has_value()) << bad;
+        EXPECT_TRUE(contains(refused.error().message, "RANCHER_MAX_CONCURRENCY")) << refused.error().message;
+        EXPECT_TRUE(contains(refused.error().message, "1 to 256")) << refused.error().message;
+    }
+}
+
+TEST(parse_command_line, targets_names_a_file_beside_a_mode) {
+    auto parsed = parse({"--targets", "/etc/t.yaml", "--once"});
+    ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+    EXPECT_EQ(parsed->mode, run_mode::once);
+    EXPECT_EQ(parsed->targets_file, "/etc/t.yaml");
+    EXPECT_EQ(parse({"--targets=/x.yaml"})->targets_file, "/x.yaml");
+    auto missing = parse({"--targets"});
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_TRUE(contains(missing.error().message, "--targets needs a file")) << missing.error().message;
+}
+
 }  // namespace
 }  // namespace rancher_ecr

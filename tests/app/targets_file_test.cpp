@@ -1,6 +1,8 @@
 #include "app/targets_file.hpp"
 
 #include <cstdio>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -189,6 +191,25 @@ TEST_F(targets_file_test, keys_of_the_other_rancher_generation_are_refused) {
     EXPECT_THAT(refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_env: TEAM_A_SECRET}",
                                    "{profile: p, role_arn: 'arn:aws:iam::1:role/r'}")),
                 HasSubstr("role_arn: is given with profile"));
+}
+
+// The commented examples in container/ parse, with their secret files and CA bundle made here.
+TEST_F(targets_file_test, the_example_files_for_both_rancher_generations_parse) {
+    auto const dir = ::testing::TempDir() + "targets_file_examples/";
+    std::filesystem::create_directories(dir + "rancher");
+    for (auto name : {"rancher-prod", "rancher/team-a", "rancher-ca.pem"}) std::ofstream{dir + name} << "x\n";
+    variables_["PARTNER_RANCHER_SECRET"] = variables_["RANCHER_ALL_SECRET"] = variables_["RANCHER_BATCH_SECRET"] = "x";
+    for (auto [file, count] : {std::pair{"targets-rancher1.yaml", 3u}, std::pair{"targets-rancher2.yaml", 3u}}) {
+        std::ifstream in{std::string{TESTS_SOURCE_DIR} + "/../container/" + file};
+        ASSERT_TRUE(in) << file;
+        std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+        for (std::string from : {"/run/secrets/", "/etc/ecr/"})
+            for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
+                text.replace(at, from.size(), dir);
+        auto parsed = parse_targets(text, file, process_, environment_from(variables_));
+        ASSERT_TRUE(parsed.has_value()) << file << ": " << parsed.error().message;
+        EXPECT_EQ(parsed->size(), count) << file;
+    }
 }
 
 TEST_F(targets_file_test, read_targets_file_names_a_file_it_cannot_read) {
