@@ -1,6 +1,7 @@
 #include "app/targets_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -96,8 +97,14 @@ public:
             if (failed()) return;
             auto const& key_node = entry.first;
             std::string key = key_node.IsScalar() ? key_node.Scalar() : std::string{};
-            std::string path = where.empty() ? key : where + "." + key;
-            if (std::ranges::find(known, key) == known.end()) {
+            // A key that is not known is quoted as the values are: printable, bounded.
+            bool const known_key = std::ranges::find(known, key) != known.end();
+            bool const plain_key = !key.empty() && key.size() <= 80 && std::ranges::all_of(key, [](unsigned char c) {
+                return std::isalnum(c) || c == '_' || c == '-';
+            });
+            std::string shown_key = known_key || plain_key ? key : shown(key);
+            std::string path = where.empty() ? shown_key : where + "." + shown_key;
+            if (!known_key) {
                 std::string accepted;
                 for (auto k : known) accepted += (accepted.empty() ? "" : ", ") + std::string{k};
                 std::string hint = key == "secret_key" ? " (a secret never sits in the file: give secret_key_file or "
