@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <boost/json.hpp>
@@ -277,6 +278,56 @@ TEST_F(many_targets_test, two_hundred_targets_sharing_one_registry_make_one_toke
     EXPECT_EQ(ecr_->token_calls(), 1) << log();
     auto rows = many.environment("env-200");
     EXPECT_EQ(rows.at("credentials").as_array().size(), 1u);
+}
+
+// The secret key file is read again at every refresh: a rotated key is taken up, a missing one
+// fails that target's refresh and says why.
+TEST_F(many_targets_test, the_secret_key_file_is_read_again_at_every_refresh) {
+    auto const key_file = ::testing::TempDir() + "many_targets_test_key_" + std::to_string(::getpid());
+    std::ofstream{key_file} << "not-the-secret\n";
+    write_file("  - name: rotated\n    rancher: {url: '" + rancher1_->url() +
+               "/v2-beta', access_key: account, secret_key_file: " + key_file +
+               ", auto_create: true, environments: [env-a]}\n");
+    auto env = environment();
+    env["REFRESH_INTERVAL"] = "1s";
+    start(env);
+    ASSERT_TRUE(eventually([&] { return status_of("rotated") == "failing"; })) << log();
+    std::ofstream{key_file} << "account-secret\n";  // the key rotated in place
+    ASSERT_TRUE(eventually([&] { return cattle_password("env-a", host()) == password(); })) << log();
+    std::remove(key_file.c_str());
+    ASSERT_TRUE(eventually([&] {
+        auto body = health("/healthz?target=rotated");
+        return body && contains(text(body->at("targets").as_array()[0].as_object(), "last_error"), "cannot be read");
+    })) << log();
+    EXPECT_FALSE(contains(log(), "account-secret")) << log();
+}
+
+// A target whose registries need other AWS credentials: a role assumed with the process's keys, or
+// a profile of the shared files. Each identity is a token source of its own.
+TEST_F(many_targets_test, role_arn_and_profile_give_a_target_credentials_of_its_own) {
+    auto const config = ::testing::TempDir() + "many_targets_test_aws_config";
+    std::ofstream{config} << "[profile reader]\naws_access_key_id = " << aws_->user().access_key_id
+                          << "\naws_secret_access_key = " << aws_->user().secret_access_key << "\n";
+    write_file(cattle_target("plain", "environments: [env-a]") +
+               cattle_target("assumed", "environments: [env-b]", "{role_arn: '" + aws_->role_arn() + "'}") +
+               norman_target("profiled", "project: local:p-default") + "    ecr: {profile: reader}\n");
+    auto env = environment();
+    env["AWS_ENDPOINT_URL_STS"] = aws_->endpoint();
+    env["AWS_CONFIG_FILE"] = config;
+    start(env);
+    ASSERT_TRUE(eventually([&] {
+        return cattle_password("env-a", host()) == password() && cattle_password("env-b", host()) == password() &&
+               norman_password("local:p-default", host()) == password();
+    })) << log();
+    auto const calls = ecr_->calls();
+    EXPECT_EQ(ecr_->token_calls(), 3) << log();  // three identities: three token sources
+    std::set<std::string> keys;
+    for (auto const& call : calls) keys.insert(call.access_key_id);
+    EXPECT_EQ(keys.size(), 2u) << "the role's session keys and the user's (twice)";
+    EXPECT_TRUE(keys.contains(aws_->user().access_key_id));
+    EXPECT_TRUE(contains(log(), "assumed/env-b: AWS credentials from role " + aws_->role_arn())) << log();
+    EXPECT_TRUE(contains(log(), "profiled: AWS credentials from profile reader")) << log();
+    std::remove(config.c_str());
 }
 
 TEST_F(many_targets_test, once_refreshes_every_target_and_fails_when_one_does) {
