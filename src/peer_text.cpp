@@ -9,7 +9,7 @@ namespace rancher_ecr {
 namespace {
 
 constexpr std::size_t min_secret_size = 8;
-constexpr std::size_t max_registered = 64;
+constexpr std::size_t max_registered = 1024;  // many targets: two Rancher keys each, and the tokens
 constexpr std::string_view mask = "***";
 
 std::mutex registered_mutex;

@@ -31,7 +31,7 @@ std::string sanitised_excerpt(std::string_view text, std::size_t max_size);
 // a peer may echo the request in its error answer; the answer is quoted in many places, far from
 // where the secrets are known, so they are kept in one process-wide list (as CI systems mask the
 // secrets registered with them in every log line). Values shorter than 8 characters are ignored
-// (they would mangle ordinary words, and no real secret is that short); the 64 registered last are
+// (they would mangle ordinary words, and no real secret is that short); the 1,024 registered last are
 // kept, registering a value again counts as registering it last. Thread-safe.
 void mask_in_peer_text(std::string_view secret);
 
