@@ -34,6 +34,11 @@ std::string position(std::string_view file, YAML::Mark const& mark) {
     return std::string{file} + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
+bool is_variable_name(std::string_view name) {
+    auto word = [](unsigned char c) { return std::isalnum(c) || c == '_'; };
+    return !name.empty() && !std::isdigit(static_cast<unsigned char>(name.front())) && std::ranges::all_of(name, word);
+}
+
 // A scalar's text for a message: printable, at most 80 bytes.
 std::string shown(std::string_view text) {
     std::string out = "\"";
@@ -127,6 +132,12 @@ public:
                                        std::string{accepted});
             return std::nullopt;
         }
+        // No setting holds a control character (a tab in a path or a name is a slip of the editor).
+        if (std::ranges::any_of(node.Scalar(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+            fail(node.Mark(), key, shown(node.Scalar()) + " holds a control character; expected " +
+                                       std::string{accepted});
+            return std::nullopt;
+        }
         return found<std::string>{node.Scalar(), node.Mark()};
     }
 
@@ -186,7 +197,10 @@ public:
                                                      std::string_view what) {
         if (node.IsScalar() && node.Scalar() == "all") return found<target_expansion>{{true, {}}, node.Mark()};
         auto names = list(node, key, "all, or a list of " + std::string{what} + " names or ids",
-                          [](std::string const& name) { return !name.empty() && name.size() <= 253; });
+                          [](std::string const& name) {
+                              return !name.empty() && name.size() <= 253 &&
+                                     std::ranges::none_of(name, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+                          });
         if (!names) return std::nullopt;
         if (names->value.empty()) {
             fail(node.Mark(), key, "is an empty list; expected all, or a list of " + std::string{what} + " names or ids");
@@ -209,6 +223,10 @@ public:
                            part.secret_key_file = text(value, path, "the path of a file holding the secret key");
                        } else if (key == "secret_key_env") {
                            part.secret_key_env = text(value, path, "the name of a variable holding the secret key");
+                           if (part.secret_key_env && !is_variable_name(part.secret_key_env->value))
+                               fail(value.Mark(), path, shown(part.secret_key_env->value) +
+                                                            " is not accepted; expected a variable name: letters, "
+                                                            "digits and '_', not starting with a digit");
                        } else if (key == "project") {
                            part.project = text(value, path, "a project id, name or cluster/project");
                            if (part.project && !is_project_reference(part.project->value))
@@ -441,7 +459,9 @@ result<std::vector<target_settings>> parse_targets(std::string_view text, std::s
     try {
         root = YAML::Load(std::string{text});
     } catch (YAML::Exception const& e) {
-        read.fail(e.mark, "", "not valid YAML: " + e.msg);
+        std::string reason;  // yaml-cpp's message may quote a byte of the input
+        for (unsigned char c : e.msg.substr(0, 200)) reason += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+        read.fail(e.mark, "", "not valid YAML: " + reason);
         return located();
     }
     if (root.IsNull()) {

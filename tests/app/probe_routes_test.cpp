@@ -70,6 +70,7 @@ TEST_F(probe_answers_test, healthz_with_a_target_answers_for_that_target_alone) 
     EXPECT_EQ(probes_.answer("GET", "/healthz?target=default", now)->status, 503);  // still starting
     EXPECT_EQ(probes_.answer("GET", "/healthz", now)->status, 503);                  // the whole: worst wins
     EXPECT_EQ(probes_.answer("GET", "/healthz?target=nope", now)->status, 404);
+    EXPECT_EQ(probes_.answer("GET", "/healthz?target", now)->status, 404);  // an empty name names no target
     EXPECT_EQ(probes_.answer("GET", "/healthz?target=prod/env-1", now + 1h)->status, 503);  // expired by time
     targets_.pop_back();
     probes_.targets_changed();

@@ -141,6 +141,19 @@ TEST_F(targets_file_test, a_bad_value_names_the_line_column_key_and_what_is_acce
     EXPECT_THAT(message, ::testing::Not(HasSubstr("pw")));
 }
 
+TEST_F(targets_file_test, a_control_character_or_a_bad_variable_name_is_refused_and_shown_printable) {
+    auto message = refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_env: \"TEAM\\tA\"}"));
+    EXPECT_THAT(message, HasSubstr("targets[0].rancher.secret_key_env: \"TEAM?A\" holds a control character"));
+    EXPECT_EQ(message.find('\t'), std::string::npos) << message;
+    message = refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_env: 1-SECRET}"));
+    EXPECT_THAT(message, HasSubstr("secret_key_env: \"1-SECRET\" is not accepted; expected a variable name"));
+    message = refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_file: \"/run/x\\ny\"}"));
+    EXPECT_THAT(message, HasSubstr("secret_key_file: \"/run/x?y\" holds a control character"));
+    message = refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_env: TEAM_A_SECRET, "
+                                 "environments: [\"prod\\u0007\"]}"));
+    EXPECT_THAT(message, HasSubstr("environments: \"prod?\" is not accepted"));
+}
+
 TEST_F(targets_file_test, an_unknown_key_is_an_error_and_a_plain_secret_is_refused) {
     auto message = refusal(one_target("{url: 'http://r:8080/v2-beta', access_key: a, secret_key_env: X, colour: red}"));
     EXPECT_THAT(message, HasSubstr("targets.yaml:3:"));

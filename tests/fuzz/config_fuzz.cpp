@@ -30,9 +30,11 @@ using rancher_ecr::fuzz::contains;
 // Put into every secret by the target itself: no message may show it.
 constexpr std::string_view secret_marker = "Zq7pAsSwOrDmArKeR7qZ";
 
-constexpr std::array<std::string_view, 24> variable_names{
+constexpr std::array<std::string_view, 30> variable_names{
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ECR_REGISTRY_IDS", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_STS", "AWS_CA_BUNDLE", "CATTLE_URL", "CATTLE_ACCESS_KEY", "CATTLE_SECRET_KEY",
+    "CATTLE_CA_BUNDLE", "RANCHER_PROJECT", "RANCHER_NAMESPACE", "RANCHER_CREDENTIAL_NAME", "TARGETS_FILE",
+    "RANCHER_MAX_CONCURRENCY",
     "AUTO_CREATE", "LOG_LEVEL", "LOG_FORMAT", "LISTEN_ADDRESS", "LISTEN_PORT", "REFRESH_INTERVAL",
     "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
     // Not read by load_config; they must not change what it does.

@@ -88,6 +88,13 @@ void check_answer(http_response const& answer, std::string_view method, std::str
     }
     if (path == "/ping") {
         FUZZ_CHECK(answer.status == 200 && answer.body == "pong\n", request);
+    } else if (path == "/healthz" && answer.status == 404) {
+        // ?target=NAME (or a bare ?target, an empty name) naming no target: only that query makes
+        // /healthz answer 404.
+        FUZZ_CHECK(request.find("?target") != std::string_view::npos ||
+                       request.find("&target") != std::string_view::npos,
+                   request);
+        FUZZ_CHECK(answer.body == "not found\n", answer.body);
     } else if (path == "/healthz") {
         FUZZ_CHECK(answer.status == 200 || answer.status == 503, request);
         boost::system::error_code ec;
@@ -103,11 +110,12 @@ void check_answer(http_response const& answer, std::string_view method, std::str
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
     std::string_view const input{reinterpret_cast<char const*>(data), size};
     std::vector<target_status> targets{
-        target_status{"123456789012", "123456789012.dkr.ecr.us-east-1.amazonaws.com", true, true, now,
-                      now + std::chrono::hours{12}, {}, {}, {}},
-        target_status{"default", {}, false, false, {}, {}, {}, {}, {}}};
+        target_status{"prod/env-1", true, true, now, {},
+                      {{"123456789012", "123456789012.dkr.ecr.us-east-1.amazonaws.com", now + std::chrono::hours{12},
+                        {}, {}}}},
+        target_status{"default", false, false, {}, {}, {{"default", {}, {}, {}, {}}}}};
     service_metrics metrics{"1.2.3"};
-    probe_answers probes{targets, metrics};
+    probe_answers probes{[&targets] { return std::span<target_status const>{targets}; }, metrics};
 
     piecewise_stream stream{input};
     beast::flat_buffer buffer{max_request_bytes};

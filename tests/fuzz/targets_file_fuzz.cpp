@@ -25,17 +25,20 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     auto parsed = parse_targets(text, "targets.yaml", process, env);
     if (!parsed) {
         auto const& message = parsed.error().message;
-        CHECK(message.starts_with("targets.yaml:"), message);
-        CHECK(rancher_ecr::fuzz::no_control_characters(message), message);
-        CHECK(!rancher_ecr::fuzz::contains(message, secret), message);
-        CHECK(parsed.error().kind == failure_kind::config, message);
+        FUZZ_CHECK(message.starts_with("targets.yaml:"), message);
+        FUZZ_CHECK(rancher_ecr::fuzz::no_control_characters(message), message);
+        // The secret comes from a variable; a file that spells it out itself (the fuzzer learns it
+        // from the comparisons) may see it quoted back as any other value.
+        FUZZ_CHECK(rancher_ecr::fuzz::contains(text, secret) || !rancher_ecr::fuzz::contains(message, secret),
+                   message);
+        FUZZ_CHECK(parsed.error().kind == failure_kind::config, message);
         return 0;
     }
     for (auto const& target : *parsed) {
-        CHECK(is_target_name(target.name), target.name);
-        CHECK(target.registry_ids.size() <= 10, target.name);
-        CHECK(!target.secret_key.file.empty() || !target.secret_key.variable.empty(), target.name);
-        CHECK(target.rancher_api || !target.expansion.any(), target.name);
+        FUZZ_CHECK(is_target_name(target.name), target.name);
+        FUZZ_CHECK(target.registry_ids.size() <= 10, target.name);
+        FUZZ_CHECK(!target.secret_key.file.empty() || !target.secret_key.variable.empty(), target.name);
+        FUZZ_CHECK(target.rancher_api || !target.expansion.any(), target.name);
     }
     return 0;
 }
