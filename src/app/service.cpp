@@ -533,14 +533,33 @@ private:
             co_return outcome;
         }
         if (target.removed) co_return outcome;
-        auto chosen = select_places(*listed, s.expansion.all, s.expansion.names);
+        auto const what = s.rancher_api == rancher_generation::cattle ? "environment" : "project";
+        auto choice = choose_places(s.name, *listed, s.expansion.all, s.expansion.names);
+        if (!choice.not_found.empty() || !choice.refused.empty()) {
+            // The places found are still written; the listing target says what it missed.
+            std::string message;
+            auto quoted_list = [](std::vector<std::string> const& names) {  // the first 5, bounded
+                std::string text;
+                for (std::size_t i = 0; i < names.size() && i < 5; ++i) text += (i ? ", \"" : "\"") + names[i] + "\"";
+                if (names.size() > 5) text += " and " + std::to_string(names.size() - 5) + " more";
+                return text;
+            };
+            if (!choice.not_found.empty())
+                message = std::string{what} + "s: " + quoted_list(choice.not_found) + " named no " + what + " of the " +
+                          std::to_string(listed->size()) + " the key sees; check the names or ids in the targets file";
+            if (!choice.refused.empty())
+                message += (message.empty() ? "" : "; ") + std::string{"Rancher listed "} + what + "s with ids that " +
+                           "cannot stand in a request path, left out: " + quoted_list(choice.refused);
+            outcome.problem = make_failure(failure_kind::config, message);
+            outcome.problem->refused = refusal::project_not_found;
+            outcome.reason = refresh_failure_reason::rancher;
+            spdlog::error("{}: {}", s.name, message);
+        }
         std::vector<std::shared_ptr<target_runtime>> children;
-        std::set<std::string> names;
         std::size_t added = 0;
-        for (auto const& place : chosen) {
-            auto name = s.name + "/" + place.name;
-            if (!names.insert(name).second) name = s.name + "/" + place.id;  // two places of one name
-            names.insert(name);
+        for (auto const& chosen : choice.chosen) {
+            auto const& place = chosen.place;
+            auto const& name = chosen.target_name;
             auto existing = std::ranges::find_if(target.children, [&](auto const& c) {
                 return c->place_id == place.id && c->settings.name == name;
             });
@@ -577,9 +596,8 @@ private:
             }
         target.children = std::move(children);
         if (added + removed > 0 || !target.status.attempted)
-            spdlog::info("{}: {} {} found, {} selected ({} new, {} gone)", s.name, listed->size(),
-                         s.rancher_api == rancher_generation::cattle ? "environments" : "projects", chosen.size(),
-                         added, removed);
+            spdlog::info("{}: {} {}s found, {} selected ({} new, {} gone)", s.name, listed->size(), what,
+                         choice.chosen.size(), added, removed);
         statuses_changed();
         co_return outcome;
     }

@@ -1,7 +1,9 @@
 #include "rancher/place_listing.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -72,19 +74,48 @@ asio::awaitable<result<std::vector<rancher_place>>> list_norman_projects(http_tr
     co_return places;
 }
 
-std::vector<rancher_place> select_places(std::span<rancher_place const> listed, bool all,
-                                         std::span<std::string const> wanted) {
-    std::vector<rancher_place> chosen;
-    for (auto const& place : listed) {
-        // A 2.x name may be given without its cluster: "Default" matches "local/Default".
+namespace {
+
+bool is_plain_id(std::string_view id) {
+    return !id.empty() && id.size() <= 128 && id != "." && id != ".." && std::ranges::all_of(id, [](unsigned char c) {
+               return std::isalnum(c) || c == '-' || c == '_' || c == ':' || c == '.';
+           });
+}
+
+std::string printable(std::string_view text, std::size_t limit) {
+    std::string out;
+    for (unsigned char c : text.substr(0, limit)) out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    return out;
+}
+
+}  // namespace
+
+place_choice choose_places(std::string_view target_name, std::span<rancher_place const> listed, bool all,
+                           std::span<std::string const> wanted) {
+    // A wanted entry names a place by its id or name; a 2.x name may come without its cluster:
+    // "Default" matches "local/Default".
+    auto names_place = [](std::string const& w, rancher_place const& place) {
         auto const slash = place.name.rfind('/');
-        auto const short_name = slash == std::string::npos ? std::string_view{} : std::string_view{place.name}.substr(slash + 1);
-        if (all || std::ranges::any_of(wanted, [&](std::string const& w) {
-                return w == place.id || w == place.name || (!short_name.empty() && w == short_name);
-            }))
-            chosen.push_back(place);
+        return w == place.id || w == place.name ||
+               (slash != std::string::npos && std::string_view{place.name}.substr(slash + 1) == w);
+    };
+    place_choice choice;
+    std::set<std::string, std::less<>> names;
+    for (auto const& place : listed) {
+        if (!all && std::ranges::none_of(wanted, [&](auto const& w) { return names_place(w, place); })) continue;
+        if (!is_plain_id(place.id)) {
+            choice.refused.push_back(printable(place.id, 64));
+            continue;
+        }
+        auto name = std::string{target_name} + "/" + printable(place.name, 200);
+        if (!names.insert(name).second) name = std::string{target_name} + "/" + place.id;  // two places of one name
+        names.insert(name);
+        choice.chosen.push_back({place, std::move(name)});
     }
-    return chosen;
+    for (auto const& w : wanted)
+        if (std::ranges::none_of(listed, [&](auto const& place) { return names_place(w, place); }))
+            choice.not_found.push_back(printable(w, 200));
+    return choice;
 }
 
 }  // namespace rancher_ecr

@@ -32,8 +32,24 @@ boost::asio::awaitable<result<std::vector<rancher_place>>> list_norman_projects(
                                                                                 std::string const& access_key,
                                                                                 std::string const& secret_key);
 
-// The places `wanted` names (by name or id), or all of them when `all`; in the order listed.
-std::vector<rancher_place> select_places(std::span<rancher_place const> listed, bool all,
-                                         std::span<std::string const> wanted);
+// A place a target writes to, with the name of the target made for it.
+struct chosen_place {
+    rancher_place place;
+    std::string target_name;  // "<target>/<place name>", or "<target>/<id>" for a second place of one name
+};
+
+// What a listing gives a target with `environments`/`projects`.
+struct place_choice {
+    std::vector<chosen_place> chosen;    // in the order listed
+    std::vector<std::string> not_found;  // the names in `wanted` that no listed place has
+    std::vector<std::string> refused;    // places left out: an id that cannot stand in a URL path (shown printable)
+};
+
+// The places `wanted` names (by id, name, or a 2.x project's name without its cluster), or all of
+// them when `all`. A place name from the server is shown printable (a control character becomes
+// '?') and bounded, since it names a target in logs, health and metrics; a place whose id is not
+// a plain word (letters, digits, '-', '_', ':', '.') is refused, since the id goes into request paths.
+place_choice choose_places(std::string_view target_name, std::span<rancher_place const> listed, bool all,
+                           std::span<std::string const> wanted);
 
 }  // namespace rancher_ecr

@@ -191,6 +191,23 @@ TEST_F(many_targets_test, environments_all_writes_every_environment_of_an_accoun
     EXPECT_FALSE(contains(log(), password())) << log();
 }
 
+TEST_F(many_targets_test, a_listed_name_that_names_no_environment_fails_the_listing_target_not_the_others) {
+    write_file(cattle_target("prod", "environments: [env-b, env-typo]"));
+    start(environment());
+    ASSERT_TRUE(eventually([&] { return cattle_password("env-b", host()) == password(); })) << log();
+    ASSERT_TRUE(eventually([&] { return status_of("prod/env-b") == "ok"; })) << log();
+    EXPECT_TRUE(cattle_password("env-a", host()).empty());  // not listed in the file: untouched
+    ASSERT_TRUE(eventually([&] { return !status_of("prod").empty() && status_of("prod") != "ok"; })) << log();
+    auto one = probe("/healthz?target=prod");
+    ASSERT_TRUE(one.has_value());
+    EXPECT_EQ(one->status, 503) << one->body;
+    auto const body = json::parse(one->body);
+    auto const& entry = body.as_object().at("targets").as_array().at(0).as_object();
+    EXPECT_TRUE(contains(text(entry, "last_error"), "\"env-typo\" named no environment of the 2 the key sees"))
+        << one->body;
+    EXPECT_EQ(probe("/healthz?target=prod/env-b")->status, 200);
+}
+
 TEST_F(many_targets_test, a_rancher_1_and_a_rancher_2_server_in_one_file_and_two_regions) {
     write_file(cattle_target("one", "environments: [env-a]") +
                cattle_target("west", "environments: [env-b]", "{region: us-west-2}") +
