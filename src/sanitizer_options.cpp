@@ -1,10 +1,10 @@
-// Built into the binary only by sanitized builds (-Db_sanitize=..., scripts/test-sanitized).
+// Built into the binary only by sanitized builds (-Db_sanitize=..., scripts/build and scripts/test).
 //
 // The integration tests start the binary with an environment of their own, without the
-// ASAN_OPTIONS and UBSAN_OPTIONS that scripts/test-sanitized sets, and many of them stop it with
+// ASAN_OPTIONS and UBSAN_OPTIONS that scripts/test sets, and many of them stop it with
 // SIGTERM without looking at how it ended. So the binary carries its options itself: every
 // finding stops it (UBSan too: the code is built with -fno-sanitize-recover=all), with a stack,
-// and the report goes to a file in SANITIZER_REPORT_DIR, where scripts/test-sanitized finds it
+// and the report goes to a file in SANITIZER_REPORT_DIR, where scripts/test finds it
 // after the tests, whatever a test did with the binary's output. Variables that are set win over
 // these defaults.
 #ifndef SANITIZER_REPORT_DIR
