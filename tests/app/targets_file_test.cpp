@@ -1,9 +1,9 @@
 #include "app/targets_file.hpp"
 
 #include <cstdio>
-#include <filesystem>
-#include <iterator>
 #include <fstream>
+#include <map>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -207,24 +207,6 @@ TEST_F(targets_file_test, keys_of_the_other_rancher_generation_are_refused) {
 }
 
 // The commented examples in container/ parse, with their secret files and CA bundle made here.
-TEST_F(targets_file_test, the_example_files_for_both_rancher_generations_parse) {
-    auto const dir = ::testing::TempDir() + "targets_file_examples/";
-    std::filesystem::create_directories(dir + "rancher");
-    for (auto name : {"rancher-prod", "rancher/team-a", "rancher-ca.pem"}) std::ofstream{dir + name} << "x\n";
-    variables_["PARTNER_RANCHER_SECRET"] = variables_["RANCHER_ALL_SECRET"] = variables_["RANCHER_BATCH_SECRET"] = "x";
-    for (auto [file, count] : {std::pair{"targets-rancher1.yaml", 3u}, std::pair{"targets-rancher2.yaml", 3u}}) {
-        std::ifstream in{std::string{TESTS_SOURCE_DIR} + "/../container/" + file};
-        ASSERT_TRUE(in) << file;
-        std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-        for (std::string from : {"/run/secrets/", "/etc/ecr/"})
-            for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
-                text.replace(at, from.size(), dir);
-        auto parsed = parse_targets(text, file, process_, environment_from(variables_));
-        ASSERT_TRUE(parsed.has_value()) << file << ": " << parsed.error().message;
-        EXPECT_EQ(parsed->size(), count) << file;
-    }
-}
-
 TEST_F(targets_file_test, read_targets_file_names_a_file_it_cannot_read) {
     auto read = read_targets_file("/nonexistent/targets.yaml", process_, environment_from({}));
     ASSERT_FALSE(read.has_value());
