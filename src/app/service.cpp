@@ -535,21 +535,8 @@ private:
         if (target.removed) co_return outcome;
         auto const what = s.rancher_api == rancher_generation::cattle ? "environment" : "project";
         auto choice = choose_places(s.name, *listed, s.expansion.all, s.expansion.names);
-        if (!choice.not_found.empty() || !choice.refused.empty()) {
-            // The places found are still written; the listing target says what it missed.
-            std::string message;
-            auto quoted_list = [](std::vector<std::string> const& names) {  // the first 5, bounded
-                std::string text;
-                for (std::size_t i = 0; i < names.size() && i < 5; ++i) text += (i ? ", \"" : "\"") + names[i] + "\"";
-                if (names.size() > 5) text += " and " + std::to_string(names.size() - 5) + " more";
-                return text;
-            };
-            if (!choice.not_found.empty())
-                message = std::string{what} + "s: " + quoted_list(choice.not_found) + " named no " + what + " of the " +
-                          std::to_string(listed->size()) + " the key sees; check the names or ids in the targets file";
-            if (!choice.refused.empty())
-                message += (message.empty() ? "" : "; ") + std::string{"Rancher listed "} + what + "s with ids that " +
-                           "cannot stand in a request path, left out: " + quoted_list(choice.refused);
+        // The places found are still written; the listing target says what it missed.
+        if (auto message = describe_missed_places(choice, what, listed->size()); !message.empty()) {
             outcome.problem = make_failure(failure_kind::config, message);
             outcome.problem->refused = refusal::project_not_found;
             outcome.reason = refresh_failure_reason::rancher;

@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "peer_text.hpp"
 #include "rancher/norman_resources.hpp"
 
 namespace rancher_ecr {
@@ -459,9 +460,8 @@ result<std::vector<target_settings>> parse_targets(std::string_view text, std::s
     try {
         root = YAML::Load(std::string{text});
     } catch (YAML::Exception const& e) {
-        std::string reason;  // yaml-cpp's message may quote a byte of the input
-        for (unsigned char c : e.msg.substr(0, 200)) reason += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
-        read.fail(e.mark, "", "not valid YAML: " + reason);
+        // yaml-cpp's message may quote a byte of the input.
+        read.fail(e.mark, "", "not valid YAML: " + sanitised_excerpt(e.msg, 200));
         return located();
     }
     if (root.IsNull()) {

@@ -90,6 +90,23 @@ std::string printable(std::string_view text, std::size_t limit) {
 
 }  // namespace
 
+std::string describe_missed_places(place_choice const& choice, std::string_view what, std::size_t listed) {
+    auto quoted_list = [](std::vector<std::string> const& names) {
+        std::string text;
+        for (std::size_t i = 0; i < names.size() && i < 5; ++i) text += (i ? ", \"" : "\"") + names[i] + "\"";
+        if (names.size() > 5) text += " and " + std::to_string(names.size() - 5) + " more";
+        return text;
+    };
+    std::string message;
+    if (!choice.not_found.empty())
+        message = std::string{what} + "s: " + quoted_list(choice.not_found) + " named no " + std::string{what} +
+                  " of the " + std::to_string(listed) + " the key sees; check the names or ids in the targets file";
+    if (!choice.refused.empty())
+        message += (message.empty() ? "" : "; ") + std::string{"Rancher listed "} + std::string{what} +
+                   "s with ids that cannot stand in a request path, left out: " + quoted_list(choice.refused);
+    return message;
+}
+
 place_choice choose_places(std::string_view target_name, std::span<rancher_place const> listed, bool all,
                            std::span<std::string const> wanted) {
     // A wanted entry names a place by its id or name; a 2.x name may come without its cluster:

@@ -52,4 +52,9 @@ struct place_choice {
 place_choice choose_places(std::string_view target_name, std::span<rancher_place const> listed, bool all,
                            std::span<std::string const> wanted);
 
+// What `choice` missed, for the listing target's error ("environments: \"x\" named no environment
+// of the 4 the key sees; ..."), naming at most 5 of each; empty when it missed nothing. `what` is
+// "environment" or "project".
+std::string describe_missed_places(place_choice const& choice, std::string_view what, std::size_t listed);
+
 }  // namespace rancher_ecr

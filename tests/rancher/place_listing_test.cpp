@@ -128,5 +128,14 @@ TEST(choose_places, a_name_from_the_server_is_shown_printable_and_an_id_unfit_fo
     EXPECT_EQ(choice.refused, (std::vector<std::string>{"../1a6", "1a7?x=1"}));
 }
 
+TEST(choose_places, what_was_missed_is_named_at_most_five_at_a_time) {
+    std::vector<rancher_place> listed{{"1a5", "Default"}};
+    EXPECT_EQ(describe_missed_places(choose_places("prod", listed, true, {}), "environment", 1), "");
+    std::vector<std::string> wanted{"a", "b", "c", "d", "e", "f", "g"};
+    auto message = describe_missed_places(choose_places("prod", listed, false, wanted), "environment", 1);
+    EXPECT_EQ(message, "environments: \"a\", \"b\", \"c\", \"d\", \"e\" and 2 more named no environment of the 1 "
+                       "the key sees; check the names or ids in the targets file");
+}
+
 }  // namespace
 }  // namespace rancher_ecr
