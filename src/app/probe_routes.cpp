@@ -57,9 +57,10 @@ std::optional<std::string> query_value(std::string_view query, std::string_view 
 
 }  // namespace
 
-probe_answers::probe_answers(status_list targets, service_metrics& metrics)
+probe_answers::probe_answers(status_list targets, service_metrics& metrics, health_layout layout)
     : targets_{std::move(targets)},
       metrics_{metrics},
+      layout_{layout},
       ping_{text(200, "pong\n")},
       not_found_{text(404, "not found\n")},
       not_allowed_{text(405, "method not allowed\n", {{"Allow", "GET"}})} {}
@@ -112,7 +113,7 @@ std::shared_ptr<http_response const> probe_answers::health_answer(cached_health&
                                                                   std::span<target_status const> targets,
                                                                   std::chrono::system_clock::time_point now) {
     if (is_current(cache, now)) return cache.answer;
-    auto report = evaluate_health(targets, now);
+    auto report = evaluate_health(targets, now, layout_);
     cache.answer = std::make_shared<http_response const>(
         http_response{report.http_status,
                       {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}},

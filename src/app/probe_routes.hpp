@@ -31,8 +31,10 @@ public:
     // The targets' statuses, asked when an answer is built (at most once per change).
     using status_list = std::function<std::span<target_status const>()>;
 
-    // `metrics` must outlive this object.
-    probe_answers(status_list targets, service_metrics& metrics);
+    // `metrics` must outlive this object. `layout`: whether /healthz lists every account flat
+    // beside `targets` (as configured from the environment) or `targets` alone (a targets file).
+    probe_answers(status_list targets, service_metrics& metrics,
+                  health_layout layout = health_layout::with_flat_registries);
 
     // To be called after changing any target's status, or the set of targets.
     void targets_changed() {
@@ -55,6 +57,7 @@ private:
 
     status_list targets_;
     service_metrics& metrics_;
+    health_layout layout_;
     cached_health whole_health_;
     std::map<std::string, cached_health, std::less<>> target_health_;  // by ?target=
     std::shared_ptr<http_response const> metrics_answer_;

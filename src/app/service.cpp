@@ -741,7 +741,8 @@ private:
     std::vector<std::shared_ptr<target_runtime>> targets_;
     std::vector<target_status> statuses_;  // of targets_ and their children, rebuilt when asked after a change
     bool statuses_dirty_ = true;
-    probe_answers probes_{[this] { return statuses(); }, metrics_};
+    probe_answers probes_{[this] { return statuses(); }, metrics_,
+                          config_.targets_file ? health_layout::targets_only : health_layout::with_flat_registries};
     std::unique_ptr<asio::signal_set> hangups_;
     http_server* server_ = nullptr;
     bool stopping_ = false;

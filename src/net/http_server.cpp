@@ -1,6 +1,7 @@
 #include "net/http_server.hpp"
 
 #include "error.hpp"
+#include "net/gzip.hpp"
 #include "net/request_line_parser.hpp"
 
 #include <algorithm>
@@ -36,8 +37,16 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// How an answer goes out: as it is, or gzip-compressed for a request that accepts it.
+struct coded_body {
+    std::string_view body;
+    bool varies = false;  // Vary: Accept-Encoding (a compressible type)
+    bool gzipped = false;  // Content-Encoding: gzip
+};
+
 // The status line and header of `answer` into `head` (cleared first; its capacity is reused).
-void write_head(std::string& head, http_response const& answer, int version, bool keep_alive) {
+void write_head(std::string& head, http_response const& answer, coded_body const& coded, int version,
+                bool keep_alive) {
     head.clear();
     head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     std::array<char, 16> digits;
@@ -53,14 +62,26 @@ void write_head(std::string& head, http_response const& answer, int version, boo
         head += header.value;
         head += "\r\n";
     }
+    if (coded.varies) head += "Vary: Accept-Encoding\r\n";
+    if (coded.gzipped) head += "Content-Encoding: gzip\r\n";
     head += "Content-Length: ";
-    end = std::to_chars(digits.data(), digits.data() + digits.size(), answer.body.size()).ptr;
+    end = std::to_chars(digits.data(), digits.data() + digits.size(), coded.body.size()).ptr;
     head.append(digits.data(), end);
     head += "\r\n";
     if (!keep_alive) head += "Connection: close\r\n";
     else if (version == 10) head += "Connection: keep-alive\r\n";
     head += "\r\n";
 }
+
+// Text and JSON compress well; an answer that names its own coding is left alone.
+bool compressible(http_response const& answer) {
+    if (answer.header("Content-Encoding")) return false;
+    auto const type = answer.header("Content-Type").value_or("");
+    return type.starts_with("text/") || type.starts_with("application/json");
+}
+
+// Below one packet's worth, compressing saves a client nothing it would notice.
+constexpr std::size_t worth_compressing = 1400;
 
 // The wait after a failed accept, as Go's net/http does it: 5 ms, doubling to 1 s. A failed accept
 // (EMFILE, ENFILE, ENOBUFS) leaves the connection in the backlog and the listening socket readable:
@@ -98,9 +119,43 @@ struct http_server::state : std::enable_shared_from_this<state> {
     };
     std::list<open_connection*> connections;  // open ones, oldest first
     bool stopped = false;
+    // The gzip form of the last answers compressed, by the answer: a handler hands the same answer
+    // to many requests, and each is compressed once. Weak, so that a cached body never keeps an
+    // answer alive, and an answer's address reused by a new one is never mistaken for it.
+    struct gzipped_answer {
+        std::weak_ptr<http_response const> identity;
+        std::shared_ptr<std::string const> body;
+    };
+    std::array<gzipped_answer, 4> gzipped;
+    std::size_t next_gzipped = 0;
+
+    // The body to send for `answer` to a request that does or does not accept gzip; `holder`
+    // keeps a compressed body alive until it is written.
+    coded_body code(std::shared_ptr<http_response const> const& answer, bool accepts_gzip,
+                    std::shared_ptr<std::string const>& holder);
 
     asio::awaitable<void> session(tcp::socket socket);
 };
+
+coded_body http_server::state::code(std::shared_ptr<http_response const> const& answer, bool accepts_gzip,
+                                     std::shared_ptr<std::string const>& holder) {
+    coded_body plain{answer->body, compressible(*answer), false};
+    if (!plain.varies || !accepts_gzip || answer->body.size() < worth_compressing) return plain;
+    auto const same = [&](gzipped_answer const& entry) {
+        return !entry.identity.expired() && !entry.identity.owner_before(answer) && !answer.owner_before(entry.identity);
+    };
+    auto const found = std::ranges::find_if(gzipped, same);
+    if (found != gzipped.end()) {
+        holder = found->body;
+    } else {
+        auto compressed = gzip(answer->body);
+        if (!compressed) return plain;
+        holder = std::make_shared<std::string const>(std::move(*compressed));
+        gzipped[next_gzipped] = {answer, holder};
+        next_gzipped = (next_gzipped + 1) % gzipped.size();
+    }
+    return {*holder, true, true};
+}
 
 asio::awaitable<void> http_server::state::session(tcp::socket socket) {
     auto self = shared_from_this();  // connections outlive no server state
@@ -142,7 +197,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
                      read_ec != http::error::end_of_stream && read_ec != http::error::partial_message)
                 last = &malformed;
             if (last) {
-                write_head(head, *last, 11, false);
+                write_head(head, *last, {last->body}, 11, false);
                 stream.expires_after(options.read_timeout);
                 std::array<asio::const_buffer, 2> const message{asio::buffer(head), asio::buffer(last->body)};
                 co_await asio::async_write(stream, message, use_tuple);
@@ -151,10 +206,12 @@ asio::awaitable<void> http_server::state::session(tcp::socket socket) {
         }
         // Holds the answer until it is written, even if the handler replaces it meanwhile.
         auto const answer = handler(method, target);
+        std::shared_ptr<std::string const> compressed;  // held, like the answer, until written
+        auto const coded = code(answer, parser.accepts_gzip(), compressed);
         bool const keep_alive = parser.keep_alive();
-        write_head(head, *answer, parser.version(), keep_alive);
+        write_head(head, *answer, coded, parser.version(), keep_alive);
         // A HEAD request gets the header alone (RFC 9110, 9.3.2).
-        auto const body = method == "HEAD" ? asio::const_buffer{} : asio::buffer(answer->body);
+        auto const body = method == "HEAD" ? asio::const_buffer{} : asio::buffer(coded.body.data(), coded.body.size());
         stream.expires_after(options.read_timeout);
         std::array<asio::const_buffer, 2> const message{asio::buffer(head), body};
         auto [write_ec, written] = co_await asio::async_write(stream, message, use_tuple);

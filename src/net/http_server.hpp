@@ -32,7 +32,10 @@ using http_handler =
 // A small HTTP/1.1 server for probes: one coroutine per connection on the caller's executor,
 // keep-alive, bounded requests, a read deadline on every request, and a cap on open connections
 // so that idle clients cannot starve the probes. Header fields are not kept (no probe needs one)
-// and a request body is read and dropped, so that a request costs no allocation.
+// and a request body is read and dropped, so that a request costs no allocation. A text or JSON
+// answer of more than a packet goes gzip-compressed to a request whose Accept-Encoding admits it
+// (Prometheus asks so), compressed once per answer however many requests it serves; such answers
+// carry Vary: Accept-Encoding either way.
 class http_server {
 public:
     // Binds and listens at once, so that a port in use is reported at start-up (kind config).

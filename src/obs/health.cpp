@@ -42,7 +42,7 @@ std::string_view health_of(target_status const& target, time_point now) {
     return "ok";
 }
 
-health_report evaluate_health(std::span<target_status const> targets, time_point now) {
+health_report evaluate_health(std::span<target_status const> targets, time_point now, health_layout layout) {
     // The worst state wins: pulls fail on an expired token; a failing refresh matters more
     // than one still starting.
     constexpr std::string_view severity[] = {"ok", "starting", "failing", "expired"};
@@ -53,7 +53,8 @@ health_report evaluate_health(std::span<target_status const> targets, time_point
     bool every_target_succeeded = true;
     std::string first_error;
     boost::json::array registries, target_entries;
-    registries.reserve(targets.size());
+    bool const flat = layout == health_layout::with_flat_registries;
+    if (flat) registries.reserve(targets.size());
     target_entries.reserve(targets.size());
     for (auto const& target : targets) {
         auto status = health_of(target, now);
@@ -72,7 +73,8 @@ health_report evaluate_health(std::span<target_status const> targets, time_point
                                               {"credential", text_or_null(registry.credential)},
                                               {"namespace", namespace_name},
                                               {"token_expires_at", time_or_null(registry.token_expires_at)}});
-            registries.push_back(boost::json::object{{"name", registry.name},
+            if (flat)
+                registries.push_back(boost::json::object{{"name", registry.name},
                                                      {"target", target.name},
                                                      {"registry", text_or_null(registry.registry_host)},
                                                      {"credential", text_or_null(registry.credential)},
@@ -94,9 +96,9 @@ health_report evaluate_health(std::span<target_status const> targets, time_point
     boost::json::object body{{"status", overall},
                              {"last_success", time_or_null(oldest_success)},
                              {"token_expires_at", time_or_null(earliest)},
-                             {"last_error", text_or_null(first_error)},
-                             {"registries", std::move(registries)},
-                             {"targets", std::move(target_entries)}};
+                             {"last_error", text_or_null(first_error)}};
+    if (flat) body.emplace("registries", std::move(registries));
+    body.emplace("targets", std::move(target_entries));
     return {overall == "ok" ? 200 : 503, boost::json::serialize(body) + "\n"};
 }
 

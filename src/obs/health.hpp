@@ -28,6 +28,11 @@ struct target_status {
     std::vector<registry_status> registries;
 };
 
+// Whether the /healthz body lists every account flat beside `targets` (the body configured from
+// the environment has had it from the start) or `targets` alone (a targets file: the flat list
+// would say everything twice).
+enum class health_layout { with_flat_registries, targets_only };
+
 struct health_report {
     int http_status = 503;
     std::string body;  // JSON
@@ -38,7 +43,7 @@ struct health_report {
 std::string_view health_of(target_status const& target, std::chrono::system_clock::time_point now);
 
 // Healthy (200) when every target is "ok"; otherwise 503, with "status" the worst: "expired",
-// "failing", "starting". The body:
+// "failing", "starting". The body (without "registries" in the targets_only layout):
 //   {"status":..,"last_success":..,"token_expires_at":..,"last_error":..,
 //    "registries":[{"name","target","registry","credential","namespace","status","last_success",
 //                   "token_expires_at","last_error"}...],
@@ -46,6 +51,7 @@ std::string_view health_of(target_status const& target, std::chrono::system_cloc
 //                "registries":[{"name","registry","credential","namespace","token_expires_at"}...]}...]}
 // times in ISO 8601 UTC or null; the top-level fields summarise the targets (oldest success, null
 // while one has none; earliest expiry; first error).
-health_report evaluate_health(std::span<target_status const> targets, std::chrono::system_clock::time_point now);
+health_report evaluate_health(std::span<target_status const> targets, std::chrono::system_clock::time_point now,
+                              health_layout layout = health_layout::with_flat_registries);
 
 }  // namespace rancher_ecr

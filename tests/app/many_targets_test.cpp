@@ -18,6 +18,7 @@
 #include "support/ecr_recorder.hpp"
 #include "support/end_to_end_test.hpp"
 #include "support/eventually.hpp"
+#include "support/gunzip.hpp"
 #include "support/http_get.hpp"
 #include "support/rancher2_stand_in.hpp"
 #include "support/rancher_stand_in.hpp"
@@ -103,8 +104,9 @@ protected:
     }
     void start(environment_variables const& env) { service_ = std::make_unique<child_process>(std::vector<std::string>{SERVICE_BINARY}, env); }
 
-    std::optional<http_response> probe(std::string const& path) const {
-        return rancher_ecr::testing::http_get("http://127.0.0.1:" + std::to_string(port_) + path, 5s);
+    std::optional<http_response> probe(std::string const& path, std::vector<http_header> headers = {}) const {
+        return rancher_ecr::testing::http_get("http://127.0.0.1:" + std::to_string(port_) + path, 5s,
+                                              std::move(headers));
     }
     std::optional<json::object> health(std::string const& path = "/healthz") {
         log();  // keeps the service's pipe from filling up while a test polls
@@ -275,7 +277,7 @@ TEST_F(many_targets_test, sighup_adds_and_removes_targets_and_a_bad_file_keeps_t
     EXPECT_FALSE(contains(metrics, "first/env-a")) << metrics;
 }
 
-TEST_F(many_targets_test, two_hundred_targets_sharing_one_registry_make_one_token_call) {
+TEST_F(many_targets_test, two_hundred_targets_sharing_one_registry_make_one_token_call_per_round) {
     rancher_stand_in many{{"--environment-count", "200", "--account-key", "account:account-secret"}};
     std::string targets;
     for (int i = 1; i <= 200; ++i)
@@ -283,7 +285,9 @@ TEST_F(many_targets_test, two_hundred_targets_sharing_one_registry_make_one_toke
                    "/v2-beta', access_key: account, secret_key_env: RANCHER1_SECRET, auto_create: true, environments: "
                    "[env-" + std::to_string(i) + "]}\n";
     write_file(targets);
-    start(environment());
+    auto env = environment();
+    env["REFRESH_INTERVAL"] = "15s";
+    start(env);
     ASSERT_TRUE(eventually(
         [&] {
             auto body = health();
@@ -291,10 +295,44 @@ TEST_F(many_targets_test, two_hundred_targets_sharing_one_registry_make_one_toke
         },
         60s))
         << log().substr(0, 3000) << "\n---\n" << json::serialize(*health()).substr(0, 3000);
-    EXPECT_EQ(health()->at("targets").as_array().size(), 400u);  // each target and its environment
     EXPECT_EQ(ecr_->token_calls(), 1) << log();
     auto rows = many.environment("env-200");
     EXPECT_EQ(rows.at("credentials").as_array().size(), 1u);
+
+    // The body lists each target and its environment, and not every account again flat; asked
+    // with Accept-Encoding: gzip (as Prometheus asks), the same body comes gzip-compressed.
+    auto first = health();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->at("targets").as_array().size(), 400u);
+    EXPECT_FALSE(first->contains("registries"));
+    auto plain = probe("/healthz");
+    auto compressed = probe("/healthz", {{"Accept-Encoding", "gzip"}});
+    ASSERT_TRUE(plain && compressed);
+    EXPECT_EQ(compressed->header("content-encoding"), "gzip");
+    EXPECT_LT(compressed->body.size(), plain->body.size() / 10);
+    auto inflated = testing::gunzip(compressed->body);
+    ASSERT_TRUE(inflated);
+    EXPECT_EQ(json::parse(*inflated), json::parse(plain->body));
+
+    // The second round: every target refreshes again (a later success), and the tokens come from
+    // one call again.
+    auto latest_success = [](json::object const& body, bool earliest) {
+        std::string found;
+        for (auto const& target : body.at("targets").as_array()) {
+            auto at = text(target.as_object(), "last_success");
+            if (found.empty() || (earliest ? at < found : at > found)) found = at;
+        }
+        return found;
+    };
+    auto const first_round_ended = latest_success(*first, false);
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto body = health();
+            return body && text(*body, "status") == "ok" && latest_success(*body, true) > first_round_ended;
+        },
+        90s))
+        << log().substr(0, 3000);
+    EXPECT_EQ(ecr_->token_calls(), 2) << log();
 }
 
 // The secret key file is read again at every refresh: a rotated key is taken up, a missing one

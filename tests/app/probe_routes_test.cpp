@@ -90,5 +90,22 @@ TEST_F(probe_answers_test, the_metrics_answer_is_reused_until_a_metric_changes) 
     EXPECT_EQ(second->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
 }
 
+// From a targets file the body lists the targets alone: the flat list of every account, which the
+// body configured from the environment has always had, would say everything twice.
+TEST(probe_answers_layout, a_targets_file_health_lists_the_targets_alone) {
+    std::vector<target_status> targets{target_status{"prod", true, true, now, {}, {{"default", "h", now + 1h, {}, {}}}}};
+    service_metrics metrics{"1.2.3"};
+    probe_answers from_file{[&] { return std::span<target_status const>{targets}; }, metrics,
+                            health_layout::targets_only};
+    probe_answers from_environment{[&] { return std::span<target_status const>{targets}; }, metrics};
+    auto file_body = from_file.answer("GET", "/healthz", now)->body;
+    EXPECT_EQ(file_body.find("\"registries\":[{\"name\":\"default\",\"target\""), std::string::npos) << file_body;
+    EXPECT_NE(file_body.find("\"targets\":[{\"name\":\"prod\""), std::string::npos) << file_body;
+    auto environment_body = from_environment.answer("GET", "/healthz", now)->body;
+    EXPECT_NE(environment_body.find("\"registries\":[{\"name\":\"default\",\"target\":\"prod\""),
+              std::string::npos)
+        << environment_body;
+}
+
 }  // namespace
 }  // namespace rancher_ecr

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/https_client.hpp"
+#include "support/gunzip.hpp"
 #include "support/run_with_deadline.hpp"
 
 namespace rancher_ecr {
@@ -133,6 +134,48 @@ TEST_F(http_server_test, answers_through_the_handler_on_one_kept_alive_connectio
     ASSERT_TRUE(post);
     EXPECT_EQ(post->status, 405);
     EXPECT_EQ(post->header("allow"), "GET");
+}
+
+// A text or JSON answer of more than a packet goes gzip-compressed to a request that accepts gzip
+// (on any of its Accept-Encoding fields), as it is to one that does not; a short one, or another
+// type, as it is. Compressible types say Vary: Accept-Encoding either way.
+TEST_F(http_server_test, compresses_a_long_text_answer_for_a_request_that_accepts_gzip) {
+    std::string long_json = "[";
+    for (int i = 0; i < 400; ++i) long_json += "{\"name\":\"prod/env-" + std::to_string(i) + "\",\"status\":\"ok\"},";
+    long_json += "{}]";
+    auto const health = std::make_shared<http_response const>(http_response{200, {{"Content-Type", "application/json"}}, long_json});
+    auto const picture = std::make_shared<http_response const>(http_response{200, {{"Content-Type", "image/png"}}, long_json});
+    auto const ping = std::make_shared<http_response const>(http_response{200, {{"Content-Type", "text/plain"}}, "pong\n"});
+    start({}, [&](std::string_view, std::string_view target) {
+        return target == "/picture" ? picture : target == "/ping" ? ping : health;
+    });
+    auto exchange = [&](std::string const& target, std::string const& fields) {
+        auto raw = exchange_raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + fields + "Connection: close\r\n\r\n");
+        auto const split = raw.find("\r\n\r\n");
+        EXPECT_NE(split, std::string::npos) << raw;
+        return std::pair{raw.substr(0, split + 2), raw.substr(split + 4)};
+    };
+    for (auto const* fields : {"Accept-Encoding: gzip\r\n", "Accept-Encoding: br\r\nAccept-Encoding: gzip;q=0.5\r\n"}) {
+        auto [head, body] = exchange("/healthz", fields);
+        EXPECT_NE(head.find("\r\nContent-Encoding: gzip\r\n"), std::string::npos) << head;
+        EXPECT_NE(head.find("\r\nVary: Accept-Encoding\r\n"), std::string::npos) << head;
+        EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos) << head;
+        EXPECT_LT(body.size(), long_json.size() / 5);
+        EXPECT_EQ(testing::gunzip(body), long_json);
+    }
+    for (auto const* fields : {"", "Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: identity\r\n"}) {
+        auto [head, body] = exchange("/healthz", fields);
+        EXPECT_EQ(head.find("Content-Encoding"), std::string::npos) << head;
+        EXPECT_NE(head.find("\r\nVary: Accept-Encoding\r\n"), std::string::npos) << head;
+        EXPECT_EQ(body, long_json);
+    }
+    auto [short_head, short_body] = exchange("/ping", "Accept-Encoding: gzip\r\n");
+    EXPECT_EQ(short_head.find("Content-Encoding"), std::string::npos) << short_head;
+    EXPECT_EQ(short_body, "pong\n");
+    auto [picture_head, picture_body] = exchange("/picture", "Accept-Encoding: gzip\r\n");
+    EXPECT_EQ(picture_head.find("Content-Encoding"), std::string::npos) << picture_head;
+    EXPECT_EQ(picture_head.find("Vary"), std::string::npos) << picture_head;
+    EXPECT_EQ(picture_body, long_json);
 }
 
 TEST_F(http_server_test, a_port_in_use_is_a_clear_error) {

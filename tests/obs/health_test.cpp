@@ -118,6 +118,14 @@ TEST(evaluate_health, lists_each_target_with_its_registries) {
     EXPECT_EQ(body.at("registries").as_array()[2].at("target").as_string(), "team-a");
 }
 
+TEST(evaluate_health, the_targets_only_layout_has_no_flat_registries_and_keeps_the_order) {
+    auto body = body_of(evaluate_health(std::vector<target_status>{fresh("prod")}, now, health_layout::targets_only));
+    std::vector<std::string> keys;
+    for (auto const& field : body) keys.emplace_back(field.key());
+    EXPECT_EQ(keys, (std::vector<std::string>{"status", "last_success", "token_expires_at", "last_error", "targets"}));
+    EXPECT_EQ(body.at("targets").as_array()[0].at("registries").as_array().size(), 1u);
+}
+
 TEST(evaluate_health, a_target_without_registries_is_ok_once_it_succeeded) {
     target_status lister;  // environments: all, whose places are targets of their own
     lister.name = "prod";

@@ -69,8 +69,8 @@ protected:
     void start() { start(environment()); }
 
     // GET of `path` from the service's probes (an answer within probe_timeout_), or nullopt.
-    std::optional<http_response> probe(std::string const& path) const {
-        return http_get("http://127.0.0.1:" + std::to_string(port_) + path, probe_timeout_);
+    std::optional<http_response> probe(std::string const& path, std::vector<http_header> headers = {}) const {
+        return http_get("http://127.0.0.1:" + std::to_string(port_) + path, probe_timeout_, std::move(headers));
     }
     int health_status() const {
         auto answer = probe("/healthz");

@@ -8,7 +8,8 @@
 
 namespace rancher_ecr::testing {
 
-std::optional<http_response> http_get(std::string const& address, std::chrono::seconds request_timeout) {
+std::optional<http_response> http_get(std::string const& address, std::chrono::seconds request_timeout,
+                                      std::vector<http_header> headers) {
     boost::asio::io_context context;
     https_client_options options;
     options.connect_timeout = std::chrono::seconds{2};
@@ -17,6 +18,7 @@ std::optional<http_response> http_get(std::string const& address, std::chrono::s
     auto where = *parse_url(address);
     http_request request;
     request.target = where.target;
+    request.headers = std::move(headers);
     auto response = run_with_deadline(context, client.send(where, request), std::chrono::seconds{10});
     if (!response) return std::nullopt;
     return *response;
