@@ -140,7 +140,8 @@ environment with_profile(environment const& env, std::string profile) {
 struct rancher_route {
     rancher_route(asio::any_io_executor executor, std::shared_ptr<tls_trust> trust, proxy_settings const& proxies,
                   service_metrics& metrics, std::size_t limit)
-        : https{executor, https_client_options{.trust = std::move(trust), .proxies = proxies}},
+        : https{executor,
+                https_client_options{.max_idle_per_origin = limit, .trust = std::move(trust), .proxies = proxies}},
           timed{https, [&metrics](auto elapsed) { metrics.rancher_request(elapsed); }},
           limited{executor, timed, limit} {}
     https_client https;

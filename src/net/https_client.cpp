@@ -185,7 +185,8 @@ result<asio::ssl::context*> tls_trust::context() {
 struct https_client::state {
     asio::any_io_executor executor;
     https_client_options options;
-    std::map<std::string, std::unique_ptr<connection>, std::less<>> idle;  // by origin
+    // By origin, the most recently used last.
+    std::map<std::string, std::vector<std::unique_ptr<connection>>, std::less<>> idle;
     std::size_t opened = 0;
 
     // A connection to `endpoint`: direct, or through `proxy` when not null.
@@ -213,10 +214,18 @@ void https_client::close_idle_connections() { state_->idle.clear(); }
 std::unique_ptr<connection> https_client::state::take_idle(std::string const& origin) {
     auto it = idle.find(origin);
     if (it == idle.end()) return nullptr;
-    auto conn = std::move(it->second);
-    idle.erase(it);
-    // Servers close idle connections on their own schedule; past ours a fresh one is cheaper than a failed try.
-    if (std::chrono::steady_clock::now() - conn->idle_since > options.idle_timeout) return nullptr;
+    auto& kept = it->second;
+    // Servers close idle connections on their own schedule; past ours a fresh one is cheaper than a
+    // failed try. The oldest are at the front: past the timeout, every one before them is too.
+    auto const now = std::chrono::steady_clock::now();
+    auto const stale = std::ranges::find_if(kept, [&](auto const& conn) { return now - conn->idle_since <= options.idle_timeout; });
+    kept.erase(kept.begin(), stale);
+    if (kept.empty()) {
+        idle.erase(it);
+        return nullptr;
+    }
+    auto conn = std::move(kept.back());
+    kept.pop_back();
     return conn;
 }
 
@@ -343,9 +352,12 @@ asio::awaitable<result<http_response>> https_client::send(url const& endpoint, h
             co_return proxy_failure("the proxy " + proxy->where() + " (" + request.method + " " + origin +
                                         "): " + proxy_refusal(407, *proxy),
                                     407);
-        if (response && keep_alive && !state_->idle.contains(origin)) {
-            conn->idle_since = std::chrono::steady_clock::now();
-            state_->idle.emplace(origin, std::move(conn));
+        if (response && keep_alive) {
+            auto& kept = state_->idle[origin];
+            if (kept.size() < state_->options.max_idle_per_origin) {
+                conn->idle_since = std::chrono::steady_clock::now();
+                kept.push_back(std::move(conn));
+            }
         }
         co_return response;
     }

@@ -42,15 +42,20 @@ struct https_client_options {
     std::chrono::milliseconds connect_timeout{5000};  // DNS, TCP connect and TLS handshake together
     std::chrono::milliseconds request_timeout{15000};  // writing the request and reading the whole response
     std::chrono::milliseconds idle_timeout{30000};     // a kept-alive connection idle longer is not reused
+    // Kept-alive connections kept per origin: a client whose requests to an origin run concurrently
+    // (behind origin_limit) keeps as many as it lets run, so that each request finds one.
+    std::size_t max_idle_per_origin = 1;
     std::size_t max_response_bytes = 8 * 1024 * 1024;   // a larger body fails the request
     std::shared_ptr<tls_trust> trust;  // null: the system store, loaded for this client alone
     proxy_settings proxies;            // none: every connection direct
 };
 
 // An HTTP/1.1 client over TCP (http://) and TLS (https://). TLS verifies the certificate
-// chain and the host name (SNI is sent); one idle connection per origin is kept alive and
-// reused until close_idle_connections(). Requests on one client may run concurrently; each gets
-// its own connection then. Through a proxy (options.proxies), an https:// origin's connection is
+// chain and the host name (SNI is sent); up to max_idle_per_origin idle connections per origin are
+// kept alive and reused (the most recently used first) until close_idle_connections(). Requests on
+// one client may run concurrently; each gets its own connection then, and a new connection is
+// opened only when no idle one is left, so an origin never has more connections than requests
+// under way plus the idle ones kept. Through a proxy (options.proxies), an https:// origin's connection is
 // a CONNECT tunnel with TLS end to end inside it, kept alive the same way; an http:// request goes
 // to the proxy in absolute form. The proxy's failures (down, 407, another answer to CONNECT, no
 // answer in time) are failures of kind proxy that name it, retryable.
