@@ -1,5 +1,9 @@
 #include "app/service.hpp"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <csignal>
 #include <exception>
@@ -27,6 +31,7 @@
 #include "aws/ecr_endpoint.hpp"
 #include "net/http_server.hpp"
 #include "net/https_client.hpp"
+#include "net/fifo_turns.hpp"
 #include "net/origin_limit.hpp"
 #include "net/proxy.hpp"
 #include "net/timed_transport.hpp"
@@ -170,7 +175,6 @@ struct target_runtime {
     target_refresh machine;
     asio::steady_timer timer;
     bool removed = false;
-    bool expiry_warned = false;
     std::string place_id;  // a child's environment or project id
     // When ECR gave the tokens this target had last: its next refresh wants newer ones.
     std::optional<std::chrono::system_clock::time_point> tokens_received_at;
@@ -476,12 +480,11 @@ private:
         for (std::size_t i = 0; i < outcome.tokens.size(); ++i) {
             auto const& token = outcome.tokens[i];
             auto const& expiry = wait.expiries[i];
-            if (expiry.reported_ignored && !target.expiry_warned) {
+            // Once per registry, however many targets write its tokens.
+            if (expiry.reported_ignored && expiry_warned_registries_.insert(token.registry_host).second)
                 spdlog::warn("ECR gave registry {} a token that claims to expire at {}; that cannot be right, so "
                              "its documented 12-hour lifetime is assumed",
                              token.registry_host, format_utc(token.expires_at));
-                target.expiry_warned = true;
-            }
             metrics_.token_written(name, token.registry_host, token.credential, expiry.at, now);
             auto& registry = registry_of(target.status, token.registry_host);
             registry.registry_host = token.registry_host;
@@ -590,23 +593,58 @@ private:
         co_return outcome;
     }
 
+    // A round of refreshes allocates in a burst (a thousand targets: their requests, answers and
+    // coroutine frames at once) and frees nearly all of it; glibc keeps the freed pages. Handed back
+    // once the round is over, the service's resident memory is what it holds between rounds.
+    static void release_free_memory() {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+
+    // A place's refresh waits for its turn among those to the same Rancher origin before it
+    // allocates anything: a thousand places listed at once then hold a few dozen requests and
+    // answers at a time, not a thousand, while the origin's request limit stays busy. A listing
+    // takes no turn (its places refresh on tasks of their own). Per origin, so that a Rancher
+    // server that hangs holds back only its own places.
+    fifo_turns& refresh_turns_of(target_runtime const& target) {
+        auto origin = target.settings.rancher_url.origin();
+        auto found = refresh_turns_.find(origin);
+        if (found == refresh_turns_.end())
+            found = refresh_turns_
+                        .emplace(std::move(origin),
+                                 std::make_unique<fifo_turns>(context_.get_executor(),
+                                                              refreshes_per_request_turn * config_.rancher_max_concurrency))
+                        .first;
+        return *found->second;
+    }
+    static constexpr std::size_t refreshes_per_request_turn = 4;
+
     // refresh() counted in refreshes_under_way_, so that a stop waits only while one is. Not by a
     // guard object: a coroutine abandoned at exit is destroyed after this service.
     asio::awaitable<wait_step> tracked_refresh(target_runtime& target) {
         ++refreshes_under_way_;
         std::exception_ptr error;
         wait_step wait{};
+        fifo_turns* turns = target.lists_places() ? nullptr : &refresh_turns_of(target);
+        bool holding = false;
         try {
-            wait = co_await refresh(target);
+            if (turns) {
+                co_await turns->take();
+                holding = true;
+            }
+            if (!stopping_) wait = co_await refresh(target);
         } catch (...) {
             error = std::current_exception();
         }
+        if (holding) turns->give_back();
         if (--refreshes_under_way_ == 0) {
             if (stopping_) grace_.cancel();  // nothing left to wait for
             // Refreshes are far apart: by the next one every host has closed these connections.
             ecr_https_.close_idle_connections();
             for (auto& [bundle, route] : routes_) route->https.close_idle_connections();
             credential_clients_.close_idle_connections();
+            release_free_memory();
         }
         if (error) std::rethrow_exception(error);
         co_return wait;
@@ -739,6 +777,8 @@ private:
     std::map<std::string, std::unique_ptr<credential_source>> identities_;  // by identity_of, but the process's
     std::map<std::string, std::unique_ptr<token_cache>> token_caches_;       // by identity, region, endpoint
     std::map<std::string, std::unique_ptr<rancher_route>> routes_;           // by CA bundle
+    std::map<std::string, std::unique_ptr<fifo_turns>, std::less<>> refresh_turns_;  // by Rancher origin
+    std::set<std::string, std::less<>> expiry_warned_registries_;  // told of an expiry that cannot be right
     std::vector<std::shared_ptr<target_runtime>> targets_;
     std::vector<target_status> statuses_;  // of targets_ and their children, rebuilt when asked after a change
     bool statuses_dirty_ = true;

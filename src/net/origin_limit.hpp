@@ -1,13 +1,13 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "net/fifo_turns.hpp"
 #include "net/http_transport.hpp"
 
 namespace rancher_ecr {
@@ -27,13 +27,12 @@ public:
     std::size_t peak() const { return peak_; }
 
 private:
-    struct origin_queue;
 
     boost::asio::any_io_executor executor_;
     http_transport& inner_;
     std::size_t limit_;
     std::size_t peak_ = 0;
-    std::map<std::string, std::shared_ptr<origin_queue>, std::less<>> origins_;
+    std::map<std::string, std::shared_ptr<fifo_turns>, std::less<>> origins_;
 };
 
 }  // namespace rancher_ecr
