@@ -36,6 +36,7 @@ std::optional<std::string> gzip(std::string_view body) {
     deflate.write(stream, zlib::Flush::finish, ec);
     if (ec != zlib::error::end_of_stream) return std::nullopt;
     out.resize(start + stream.total_out);
+    out.shrink_to_fit();  // it was sized for the worst case: a body's size, where a tenth is usual
     boost::crc_32_type crc;
     crc.process_bytes(body.data(), body.size());
     append_le32(out, crc.checksum());

@@ -132,78 +132,77 @@ void service_metrics::config_reloaded(bool ok) {
     ++generation_;
 }
 
-std::string const& service_metrics::render() {
-    if (rendered_generation_ == generation_) return text_;
-    text_.clear();
-    text_.reserve(4096 + 512 * targets_.size());
-    append_family(text_, "build_info", "gauge", "The running version; always 1.");
+std::string service_metrics::render() const {
+    std::string text;
+    text.reserve(4096 + 512 * targets_.size());
+    append_family(text, "build_info", "gauge", "The running version; always 1.");
     std::string labels = "{version=";
     append_label_value(labels, version_);
     labels += '}';
-    append_sample(text_, "build_info", labels, 1);
+    append_sample(text, "build_info", labels, 1);
 
     // Unlabelled, as with one account; an alert on its age fires while any account keeps failing.
     // Unlabelled, as with one target; an alert on its age fires while any target keeps failing.
-    append_family(text_, "last_success_timestamp_seconds", "gauge",
+    append_family(text, "last_success_timestamp_seconds", "gauge",
                   "Unix time of the last successful refresh of a target (labelled target), and unlabelled of the "
                   "last refresh after which every target's last refresh had succeeded; 0 until then.");
-    append_sample(text_, "last_success_timestamp_seconds", "", last_success_seconds_);
+    append_sample(text, "last_success_timestamp_seconds", "", last_success_seconds_);
     for (auto const& [target, series] : targets_) {
         if (!series.last_success_seconds) continue;
         labels = "{target=";
         append_label_value(labels, target);
         labels += '}';
-        append_sample(text_, "last_success_timestamp_seconds", labels, *series.last_success_seconds);
+        append_sample(text, "last_success_timestamp_seconds", labels, *series.last_success_seconds);
     }
 
-    append_family(text_, "target_healthy", "gauge",
+    append_family(text, "target_healthy", "gauge",
                   "1 when the target's last refresh succeeded, 0 when it failed; no series before the first.");
     for (auto const& [target, series] : targets_) {
         if (!series.healthy) continue;
         labels = "{target=";
         append_label_value(labels, target);
         labels += '}';
-        append_sample(text_, "target_healthy", labels, *series.healthy ? 1 : 0);
+        append_sample(text, "target_healthy", labels, *series.healthy ? 1 : 0);
     }
 
-    append_family(text_, "registry_last_success_timestamp_seconds", "gauge",
+    append_family(text, "registry_last_success_timestamp_seconds", "gauge",
                   "Unix time at which the token of a registry was last written into a target's Rancher place; no "
                   "series before the first.");
     for (auto const& [target, series] : targets_)
         for (auto const& [labelled, seconds] : series.registry_success_seconds)
-            append_sample(text_, "registry_last_success_timestamp_seconds", labelled, seconds);
+            append_sample(text, "registry_last_success_timestamp_seconds", labelled, seconds);
 
-    append_family(text_, "token_expiry_timestamp_seconds", "gauge",
+    append_family(text, "token_expiry_timestamp_seconds", "gauge",
                   "Unix time at which the token written into a target's Rancher place for a registry expires "
                   "(ECR's expiresAt; 12 hours after the write when ECR reports an expiry already past or weeks "
                   "away).");
     for (auto const& [target, series] : targets_)
         for (auto const& [labelled, seconds] : series.token_expiry_seconds)
-            append_sample(text_, "token_expiry_timestamp_seconds", labelled, seconds);
+            append_sample(text, "token_expiry_timestamp_seconds", labelled, seconds);
 
-    append_family(text_, "refresh_attempts_total", "counter", "Refreshes started (ECR token fetch and Rancher write).");
-    append_sample(text_, "refresh_attempts_total", "", static_cast<double>(attempts_));
+    append_family(text, "refresh_attempts_total", "counter", "Refreshes started (ECR token fetch and Rancher write).");
+    append_sample(text, "refresh_attempts_total", "", static_cast<double>(attempts_));
 
-    append_family(text_, "refresh_failures_total", "counter", "Refreshes that failed, by the step that failed.");
+    append_family(text, "refresh_failures_total", "counter", "Refreshes that failed, by the step that failed.");
     for (auto const& [reason, count] : failures_) {
         labels = "{reason=";
         append_label_value(labels, reason);
         labels += '}';
-        append_sample(text_, "refresh_failures_total", labels, static_cast<double>(count));
+        append_sample(text, "refresh_failures_total", labels, static_cast<double>(count));
     }
 
-    append_family(text_, "config_reloads_total", "counter", "Re-reads of the targets file (SIGHUP) that took effect.");
-    append_sample(text_, "config_reloads_total", "", static_cast<double>(reloads_));
-    append_family(text_, "config_reload_failures_total", "counter",
+    append_family(text, "config_reloads_total", "counter", "Re-reads of the targets file (SIGHUP) that took effect.");
+    append_sample(text, "config_reloads_total", "", static_cast<double>(reloads_));
+    append_family(text, "config_reload_failures_total", "counter",
                   "Re-reads of the targets file (SIGHUP) refused for a bad file; the old targets stay.");
-    append_sample(text_, "config_reload_failures_total", "", static_cast<double>(reload_failures_));
+    append_sample(text, "config_reload_failures_total", "", static_cast<double>(reload_failures_));
 
-    append_family(text_, "request_duration_seconds", "histogram",
+    append_family(text, "request_duration_seconds", "histogram",
                   "Duration of HTTP exchanges with ECR and Rancher, including connection set-up.");
-    ecr_requests_.render(text_, "request_duration_seconds", "service=\"ecr\"");
-    rancher_requests_.render(text_, "request_duration_seconds", "service=\"rancher\"");
-    rendered_generation_ = generation_;
-    return text_;
+    ecr_requests_.render(text, "request_duration_seconds", "service=\"ecr\"");
+    rancher_requests_.render(text, "request_duration_seconds", "service=\"rancher\"");
+    text.shrink_to_fit();  // served for as long as nothing changes: held at its size
+    return text;
 }
 
 }  // namespace rancher_ecr

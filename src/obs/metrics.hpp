@@ -56,8 +56,9 @@ public:
         ++generation_;
     }
 
-    // The whole exposition. Rebuilt only when something changed since the last call.
-    std::string const& render();
+    // The whole exposition, built afresh: a caller that serves it keeps it while generation()
+    // stays (app/probe_routes), so that it is held once, not twice.
+    std::string render() const;
     // Changes whenever a metric does.
     std::uint64_t generation() const { return generation_; }
 
@@ -79,8 +80,6 @@ private:
     duration_histogram ecr_requests_;
     duration_histogram rancher_requests_;
     std::uint64_t generation_ = 1;
-    std::uint64_t rendered_generation_ = 0;
-    std::string text_;
 };
 
 // A sample value as Prometheus writes it: integers plainly, NaN, +Inf, -Inf.

@@ -62,7 +62,7 @@ TEST(service_metrics, renders_every_family_with_its_type) {
     metrics.token_written("t", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "", at(1'800'043'200), at(1'800'000'000));
     metrics.every_target_succeeded(at(1'800'000'000));
     metrics.ecr_request(20ms);
-    auto const& text = metrics.render();
+    auto const text = metrics.render();
     for (auto line : {
              "# TYPE rancher_ecr_credentials_build_info gauge\n",
              "rancher_ecr_credentials_build_info{version=\"1.2.3\"} 1\n",
@@ -119,12 +119,14 @@ TEST(service_metrics, each_registry_has_its_own_last_success_and_none_is_claimed
         << text;
 }
 
-TEST(service_metrics, rerenders_only_after_a_change) {
+TEST(service_metrics, the_generation_changes_with_every_change_and_only_then) {
     service_metrics metrics{"1"};
-    auto const* first = metrics.render().data();
+    auto const generation = metrics.generation();
     auto const copy = metrics.render();
-    EXPECT_EQ(metrics.render().data(), first);
+    EXPECT_EQ(metrics.render(), copy);
+    EXPECT_EQ(metrics.generation(), generation);
     metrics.refresh_attempted();
+    EXPECT_NE(metrics.generation(), generation);
     EXPECT_NE(metrics.render(), copy);
 }
 
@@ -158,7 +160,7 @@ TEST(service_metrics, rancher_2_series_carry_the_credential) {
     service_metrics metrics{"1.2.3"};
     metrics.token_written("t", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "ecr-pull", at(1'800'043'200),
                           at(1'800'000'000));
-    auto const& text = metrics.render();
+    auto const text = metrics.render();
     EXPECT_NE(text.find("rancher_ecr_credentials_token_expiry_timestamp_seconds{target=\"t\",registry=\"123456789012.dkr.ecr.us-"
                         "east-1.amazonaws.com\",credential=\"ecr-pull\"} 1800043200\n"),
               std::string::npos)
