@@ -18,11 +18,12 @@ boost::asio::awaitable<write_report> cattle_writer::write(std::span<ecr_authoriz
             entry.problem = written.error();
             continue;
         }
-        spdlog::info("registry {} (Rancher registry {}): credential written ({} updated, {} created{}), token "
-                     "expires at {}",
-                     token.registry_host, written->registry_id, written->credentials_updated,
-                     written->credentials_created, written->registry_created ? ", registry created" : "",
-                     format_utc(token.expires_at));
+        if (spdlog::should_log(spdlog::level::info))
+            spdlog::info("registry {} (Rancher registry {}): credential written ({} updated, {} created{}), token "
+                         "expires at {}",
+                         token.registry_host, written->registry_id, written->credentials_updated,
+                         written->credentials_created, written->registry_created ? ", registry created" : "",
+                         format_utc(token.expires_at));
     }
     co_return report;
 }

@@ -40,7 +40,10 @@ void replace_all(std::string& text, std::string const& secret) {
 
 rancher_client::rancher_client(http_transport& transport, url cattle_url, std::string access_key,
                                std::string secret_key)
-    : transport_{transport}, access_key_{std::move(access_key)}, secret_key_{std::move(secret_key)} {
+    : transport_{transport},
+      access_key_{std::move(access_key)},
+      secret_key_{std::move(secret_key)},
+      authorization_{basic_authorization(access_key_, secret_key_)} {
     auto normalised = normalise_cattle_url(cattle_url);
     if (normalised) {
         base_ = std::move(*normalised);
@@ -296,8 +299,8 @@ std::vector<std::string> rancher_client::ours_on(std::string const& registry_id)
 
 asio::awaitable<result<http_response>> rancher_client::exchange(std::string method, url const& target,
                                                                 std::string body) {
-    auto request = rancher_request(method, target, basic_authorization(access_key_, secret_key_), std::move(body));
-    spdlog::trace("Rancher: {} {}", method, target.text());
+    auto request = rancher_request(method, target, authorization_, std::move(body));
+    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("Rancher: {} {}", method, target.text());
     auto response = co_await transport_.send(target, std::move(request));
     if (!response) co_return in_operation(response.error(), operation_of(method, target));
     spdlog::trace("Rancher: {} {} answered HTTP {}", method, target.target, response->status);

@@ -97,6 +97,7 @@ private:
     std::optional<failure> base_problem_;
     std::string access_key_;
     std::string secret_key_;
+    std::string authorization_;  // "Basic ..." of the key pair, built once: a secret too
     std::optional<collection_urls> collections_;
     // Credential id -> registry id, for each credential this client created and has not removed:
     // the only ones it may remove (plan_credential_writes). A few entries at most.
