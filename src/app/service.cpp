@@ -633,7 +633,8 @@ private:
                 co_await turns->take();
                 holding = true;
             }
-            if (!stopping_) wait = co_await refresh(target);
+            // A stop, or a reload that removed the target while it waited, leaves it undone.
+            if (!stopping_ && !target.removed) wait = co_await refresh(target);
         } catch (...) {
             error = std::current_exception();
         }
