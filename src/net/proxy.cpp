@@ -53,12 +53,6 @@ std::string lower(std::string_view text) {
     return out;
 }
 
-std::string_view trim(std::string_view text) {
-    auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
 std::optional<std::uint16_t> parse_port(std::string_view text) {
     unsigned value = 0;
     if (text.empty() || !std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
@@ -133,7 +127,7 @@ result<no_proxy_rules> parse_no_proxy(std::string_view text) {
     no_proxy_rules rules;
     for (std::size_t begin = 0; begin <= text.size();) {
         auto end = std::min(text.find(',', begin), text.size());
-        auto item = trim(text.substr(begin, end - begin));
+        auto item = trim_ows(text.substr(begin, end - begin));
         begin = end + 1;
         if (item.empty()) continue;
         auto bad = [&](std::string_view why) {

@@ -12,12 +12,7 @@ namespace rancher_ecr {
 namespace {
 
 using testing::gunzip;
-
-std::uint32_t le32(std::string const& bytes, std::size_t at) {
-    std::uint32_t value = 0;
-    for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
-    return value;
-}
+using testing::le32;
 
 TEST(gzip, a_member_has_the_rfc_1952_header_the_deflated_body_and_its_crc_and_size) {
     auto const member = gzip("123456789");
