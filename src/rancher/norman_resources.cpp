@@ -132,7 +132,8 @@ using row_parser = result<T> (*)(row_reader const&);
 
 template <class T>
 result<norman_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_rancher_object(body, "collection");
+    answer_arena arena;
+    auto root = parse_rancher_object(body, "collection", arena);
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr) return malformed("collection", "data is missing (not a collection?)");
@@ -154,7 +155,8 @@ result<norman_page<T>> parse_page(std::string_view body, row_parser<T> parse_row
 
 template <class T>
 result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_rancher_object(body, "resource");
+    answer_arena arena;
+    auto root = parse_rancher_object(body, "resource", arena);
     if (!root) return root.error();
     return parse_row(row_reader{*root, "resource"});
 }

@@ -131,7 +131,8 @@ using row_parser = result<T> (*)(row_reader const&, row_head);
 
 template <class T>
 result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_rancher_object(body, "collection");
+    answer_arena arena;
+    auto root = parse_rancher_object(body, "collection", arena);
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr) return malformed("collection", "data is missing (not a collection?)");
@@ -163,7 +164,8 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
 
 template <class T>
 result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
-    auto root = parse_rancher_object(body, "resource");
+    answer_arena arena;
+    auto root = parse_rancher_object(body, "resource", arena);
     if (!root) return root.error();
     row_reader reader{*root, "resource"};
     auto head = read_head(reader);
@@ -203,13 +205,10 @@ bool lower_id(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-result<json::object> parse_rancher_object(std::string_view body, std::string_view what) {
+result<json::object> parse_rancher_object(std::string_view body, std::string_view what, answer_arena& arena) {
     if (body.empty()) return malformed(what, "the body is empty");
     boost::system::error_code ec;
-    // An answer is parsed, read into our own types and dropped: its values come from one block
-    // that is freed whole (the resource is shared, so a value kept longer keeps it alive), instead
-    // of an allocation and a free per value, which were most of the cost of reading a page.
-    json::value root = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>());
+    json::value root = json::parse(body, ec, json::storage_ptr{&arena.resource});
     // The parser's message names the problem ("incomplete JSON"), not the input.
     if (ec) return malformed(what, "not valid JSON (" + ec.message() + ")");
     if (!root.is_object()) return malformed(what, "expected a JSON object, got " + std::string{json_kind_name(root.kind())});
@@ -240,7 +239,8 @@ result<rancher_credential> parse_credential(std::string_view body) {
 }
 
 result<rancher_collections> parse_schemas(std::string_view body) {
-    auto root = parse_rancher_object(body, "schemas answer");
+    answer_arena arena;
+    auto root = parse_rancher_object(body, "schemas answer", arena);
     if (!root) return root.error();
     json::value const* data = root->if_contains("data");
     if (data == nullptr || !data->is_array()) return malformed("schemas answer", "data is missing or not an array");

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
 #include "error.hpp"
@@ -167,8 +168,17 @@ failure parse_rancher_error(int http_status, std::string_view body, std::string_
 // string) share.
 failure parse_rancher_error_answer(int http_status, std::string_view body, std::string_view operation);
 
-// The JSON object of an answer; an empty body, invalid JSON or another value is a bad_response
-// failure ("malformed Rancher <what>: ...").
-result<boost::json::object> parse_rancher_object(std::string_view body, std::string_view what);
+// Where the values of one answer live while it is read into our own types: a block on the
+// reader's stack, then blocks from the heap for a bigger answer, all freed at once when the arena
+// goes. Values in it are never destroyed one by one (the resource is not shared), which would cost
+// as much as parsing them.
+struct answer_arena {
+    unsigned char initial[4096];
+    boost::json::monotonic_resource resource{initial, sizeof initial};
+};
+
+// The JSON object of an answer, its values in `arena` (which must outlive it); an empty body,
+// invalid JSON or another value is a bad_response failure ("malformed Rancher <what>: ...").
+result<boost::json::object> parse_rancher_object(std::string_view body, std::string_view what, answer_arena& arena);
 
 }  // namespace rancher_ecr
