@@ -84,17 +84,20 @@ result<trusts> make_trusts(service_config const& config) {
 }
 
 // The writer a target's URL asks for: Cattle's (1.x), norman's (2.x), or, for a bare origin, the
-// one that GET /v3 finds. `cattle` receives the 1.x client behind the writer.
+// one that GET /v3 finds. `cattle` receives the 1.x client behind the writer, which shares
+// `discovery` (the environments of one listing share one).
 std::unique_ptr<credential_writer> make_writer(target_settings const& target, std::string const& secret_key,
-                                               http_transport& transport, std::unique_ptr<rancher_client>& cattle) {
-    auto make = [&target, secret_key, &transport, &cattle](rancher_generation generation) -> std::unique_ptr<credential_writer> {
+                                               http_transport& transport, std::unique_ptr<rancher_client>& cattle,
+                                               std::shared_ptr<cattle_discovery> const& discovery) {
+    auto make = [&target, secret_key, &transport, &cattle, discovery](rancher_generation generation) -> std::unique_ptr<credential_writer> {
         if (generation == rancher_generation::cattle) {
             // Only a bare origin gets here with them: the configuration refuses them with a 1.x URL.
             if (!target.project.empty() || !target.namespaces.empty() || target.credential_name)
                 spdlog::warn("{}: RANCHER_PROJECT, RANCHER_NAMESPACE and RANCHER_CREDENTIAL_NAME are for Rancher 2.x "
                              "and are ignored: Rancher at {} speaks the 1.x API",
                              target.name, target.rancher_url.origin());
-            cattle = std::make_unique<rancher_client>(transport, target.rancher_url, target.access_key, secret_key);
+            cattle = std::make_unique<rancher_client>(transport, target.rancher_url, target.access_key, secret_key,
+                                                      discovery);
             return std::make_unique<cattle_writer>(*cattle, target.auto_create);
         }
         url api = target.rancher_url;
@@ -170,6 +173,8 @@ struct target_runtime {
     token_cache* tokens = nullptr;
     rancher_route* route = nullptr;
     std::unique_ptr<rancher_client> cattle;  // Rancher 1.x: behind writer
+    // Rancher 1.x environments listed: one discovery for the listing target and all its children.
+    std::shared_ptr<cattle_discovery> discovery;
     std::unique_ptr<credential_writer> writer;
     std::string writer_key;  // the secret key the writer was made with: a rotated key makes a new one
     target_refresh machine;
@@ -429,7 +434,8 @@ private:
     // writer made with it.
     result<credential_writer*> writer_of(target_runtime& target, std::string const& secret_key) {
         if (!target.writer || target.writer_key != secret_key) {
-            target.writer = make_writer(target.settings, secret_key, target.route->limited, target.cattle);
+            target.writer = make_writer(target.settings, secret_key, target.route->limited, target.cattle,
+                                        target.discovery);
             target.writer_key = secret_key;
         }
         return target.writer.get();
@@ -575,6 +581,10 @@ private:
                 continue;
             }
             (*child)->place_id = place.id;
+            if (s.rancher_api == rancher_generation::cattle) {
+                if (!target.discovery) target.discovery = std::make_shared<cattle_discovery>(context_.get_executor());
+                (*child)->discovery = target.discovery;
+            }
             children.push_back(*child);
             ++added;
             if (!once_) start_target(*child);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <iterator>
 #include <set>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/coroutine_warning.hpp"
+#include "net/fifo_turns.hpp"
 #include "rancher/rancher_api.hpp"
 #include "rancher/rancher_paging.hpp"
 #include "rancher/rancher_url.hpp"
@@ -38,12 +40,18 @@ void replace_all(std::string& text, std::string const& secret) {
 
 }  // namespace
 
+cattle_discovery::cattle_discovery(asio::any_io_executor executor)
+    : turn_{std::make_unique<fifo_turns>(std::move(executor), 1)} {}
+
+cattle_discovery::~cattle_discovery() = default;
+
 rancher_client::rancher_client(http_transport& transport, url cattle_url, std::string access_key,
-                               std::string secret_key)
+                               std::string secret_key, std::shared_ptr<cattle_discovery> discovery)
     : transport_{transport},
       access_key_{std::move(access_key)},
       secret_key_{std::move(secret_key)},
-      authorization_{basic_authorization(access_key_, secret_key_)} {
+      authorization_{basic_authorization(access_key_, secret_key_)},
+      shared_discovery_{std::move(discovery)} {
     auto normalised = normalise_cattle_url(cattle_url);
     if (normalised) {
         base_ = std::move(*normalised);
@@ -66,7 +74,18 @@ asio::awaitable<result<rancher_write_report>> rancher_client::write_registry_cre
         co_return make_failure(failure_kind::bad_response, "refusing to write an empty user name or password into "
                                                            "the Rancher credential of " + host);
     auto written = co_await write(host, username, password, auto_create);
-    if (!written) co_return redacted(written.error(), password);
+    if (!written) {
+        if (collections_derived_ && written.error().http_status == 404) {
+            // What another environment's discovery found does not hold here.
+            spdlog::info("Rancher: {} answered 404 at the collections found for another environment; discovering "
+                         "its own at the next write",
+                         base_.text());
+            collections_.reset();
+            collections_derived_ = false;
+            shared_discovery_.reset();
+        }
+        co_return redacted(written.error(), password);
+    }
     co_return written;
 }
 
@@ -309,7 +328,44 @@ asio::awaitable<result<http_response>> rancher_client::exchange(std::string meth
 
 asio::awaitable<result<rancher_client::collection_urls>> rancher_client::discover() {
     if (collections_) co_return *collections_;
+    if (!shared_discovery_) co_return co_await discover_here();
 
+    auto const shared = shared_discovery_;
+    co_await shared->turn_->take();
+    std::optional<result<collection_urls>> found;
+    std::exception_ptr error;
+    try {
+        if (auto const& below = shared->below_environment_) {
+            url registries = base_;
+            registries.target += below->registries;
+            url credentials = base_;
+            credentials.target += below->credentials;
+            collections_ = collection_urls{std::move(registries), std::move(credentials)};
+            collections_derived_ = true;
+            spdlog::debug("Rancher: API at {}: registries at {}, credentials at {}, as in another environment",
+                          base_.text(), collections_->registries.target, collections_->credentials.target);
+            found.emplace(*collections_);
+        } else {
+            auto own = co_await discover_here();
+            if (own) {
+                auto registries = path_below(base_.target, own->registries.target);
+                auto credentials = path_below(base_.target, own->credentials.target);
+                if (registries && credentials)
+                    shared->below_environment_ = cattle_discovery::collection_paths{std::move(*registries),
+                                                                                   std::move(*credentials)};
+            }
+            found.emplace(std::move(own));
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    // The next client waiting derives its collections, or discovers when this one failed.
+    shared->turn_->give_back();
+    if (error) std::rethrow_exception(error);
+    co_return std::move(*found);
+}
+
+asio::awaitable<result<rancher_client::collection_urls>> rancher_client::discover_here() {
     auto const operation = operation_of("GET", base_);
     auto root = co_await exchange("GET", base_, {});
     if (!root) co_return root.error();

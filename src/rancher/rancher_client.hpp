@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,34 @@
 #include "rancher/rancher_resources.hpp"
 
 namespace rancher_ecr {
+
+class fifo_turns;
+
+// What discovery found in one environment of a Rancher 1.x server, for the clients of its other
+// environments through the same key. Cattle serves every environment's registries and credentials
+// at the same paths below the environment's own (".../projects/1a5/registries",
+// ".../projects/1a7/registries"), so a key that writes to a thousand environments discovers once
+// rather than a thousand times; each discovery reads the whole schemas collection, which on a real
+// server is large. One client discovers at a time: those waiting derive theirs from what it found.
+class cattle_discovery {
+public:
+    explicit cattle_discovery(boost::asio::any_io_executor executor);
+    ~cattle_discovery();
+    cattle_discovery(cattle_discovery const&) = delete;
+    cattle_discovery& operator=(cattle_discovery const&) = delete;
+
+    // Whether a client has found collections below its environment's path yet.
+    bool found() const { return below_environment_.has_value(); }
+
+private:
+    friend class rancher_client;
+    struct collection_paths {
+        std::string registries;   // "/registries"
+        std::string credentials;  // "/registrycredentials"
+    };
+    std::unique_ptr<fifo_turns> turn_;
+    std::optional<collection_paths> below_environment_;
+};
 
 // What one write_registry_credential did.
 struct rancher_write_report {
@@ -31,8 +60,10 @@ struct rancher_write_report {
 class rancher_client {
 public:
     // `cattle_url` is normalised here (normalise_cattle_url); a URL it refuses makes every call
-    // fail with that config failure.
-    rancher_client(http_transport& transport, url cattle_url, std::string access_key, std::string secret_key);
+    // fail with that config failure. Clients of several environments of one server and key may
+    // share a `discovery`.
+    rancher_client(http_transport& transport, url cattle_url, std::string access_key, std::string secret_key,
+                   std::shared_ptr<cattle_discovery> discovery = nullptr);
 
     // Writes username/password into every live credential of the registry whose server address
     // matches `registry_host` (host[:port], see select_registry); creates a credential when the
@@ -50,7 +81,10 @@ public:
     // Completes with what was done, or with the first failure: the transport's, a Rancher error
     // (kind service: status, code, fieldName; retryable per is_retryable_rancher_error), a
     // malformed answer (kind bad_response), or refusal::registry_not_found naming the host when no
-    // registry matches and !auto_create. Discovery runs on the first call and is kept.
+    // registry matches and !auto_create. Discovery runs on the first call and is kept; with a
+    // shared `discovery` that another client has made, the collections are those below this
+    // client's path instead, until a write through them is answered 404 (then this client
+    // discovers its own at the next call).
     boost::asio::awaitable<result<rancher_write_report>> write_registry_credential(std::string registry_host,
                                                                                    std::string username,
                                                                                    std::string password,
@@ -68,7 +102,10 @@ private:
     boost::asio::awaitable<result<http_response>> exchange(std::string method, url const& target, std::string body);
     // GET that turns a non-2xx answer into the Rancher error.
     boost::asio::awaitable<result<http_response>> get(url const& target);
+    // The collections: kept, derived from a shared discovery, or discovered here.
     boost::asio::awaitable<result<collection_urls>> discover();
+    // GET <base> and the schemas it names (spec §1.1).
+    boost::asio::awaitable<result<collection_urls>> discover_here();
     boost::asio::awaitable<result<std::vector<rancher_registry>>> list_registries(url const& collection);
     boost::asio::awaitable<result<std::vector<rancher_credential>>> list_credentials(url const& collection,
                                                                                      std::string const& registry_id);
@@ -99,6 +136,8 @@ private:
     std::string secret_key_;
     std::string authorization_;  // "Basic ..." of the key pair, built once: a secret too
     std::optional<collection_urls> collections_;
+    std::shared_ptr<cattle_discovery> shared_discovery_;
+    bool collections_derived_ = false;  // collections_ come from shared_discovery_
     // Credential id -> registry id, for each credential this client created and has not removed:
     // the only ones it may remove (plan_credential_writes). A few entries at most.
     std::map<std::string, std::string> created_credentials_;

@@ -82,6 +82,14 @@ result<url> resolve_rancher_link(url const& base, std::string_view link) {
     return out;
 }
 
+std::optional<std::string> path_below(std::string_view base_path, std::string_view link_path) {
+    if (base_path.empty() || base_path.back() == '/' || link_path.size() <= base_path.size() + 1 ||
+        !link_path.starts_with(base_path) || link_path[base_path.size()] != '/' ||
+        link_path.find('?') != std::string_view::npos)
+        return std::nullopt;
+    return std::string{link_path.substr(base_path.size())};
+}
+
 std::string with_query_parameter(std::string target, std::string_view name, std::string_view value) {
     static constexpr char hex[] = "0123456789ABCDEF";
     if (target.find('?') == std::string::npos) {

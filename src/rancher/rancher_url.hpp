@@ -47,6 +47,11 @@ result<rancher_api_choice> classify_cattle_url(url base);
 // bad_response, quoting the link) for anything else.
 result<url> resolve_rancher_link(url const& base, std::string_view link);
 
+// The part of `link_path` below `base_path` ("/registries" for ".../projects/1a5/registries" below
+// ".../projects/1a5"): where one environment's collection says the same collection of another
+// lies below its own path. Nothing when the link is not below the base or carries a query.
+std::optional<std::string> path_below(std::string_view base_path, std::string_view link_path);
+
 // `target` with "name=value" appended to its query, `value` percent-encoded.
 std::string with_query_parameter(std::string target, std::string_view name, std::string_view value);
 

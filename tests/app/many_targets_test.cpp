@@ -187,6 +187,12 @@ TEST_F(many_targets_test, environments_all_writes_every_environment_of_an_accoun
     rancher1_->add_environment("env-c");
     EXPECT_TRUE(eventually([&] { return cattle_password("env-c", host()) == password(); })) << log();
     EXPECT_TRUE(eventually([&] { return status_of("prod/env-c") == "ok"; })) << log();
+    // One discovery serves every environment of the listing, env-c's too: the schemas are read once.
+    auto const state = rancher1_->state();
+    int schema_reads = 0;
+    for (auto const& request : state.at("requests").as_array())
+        if (text(request.as_object(), "path").ends_with("/schemas")) ++schema_reads;
+    EXPECT_EQ(schema_reads, 1) << log();
     rancher1_->remove_environment("env-c");
     EXPECT_TRUE(eventually([&] { return status_of("prod/env-c").empty(); })) << log();
     EXPECT_FALSE(contains(log(), "account-secret")) << log();

@@ -721,6 +721,132 @@ TEST_F(rancher_client_test, an_empty_password_is_refused_before_any_request) {
     EXPECT_EQ(text(rancher_->credential(credential), "secretValue"), old_password);
 }
 
+// --- Several environments through one account key, sharing a discovery. ---
+
+class shared_discovery_test : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        rancher_ = new rancher_stand_in{{"--environments", "env-a,env-b,env-c", "--account-key", "account:account-secret"}};
+    }
+    static void TearDownTestSuite() {
+        delete rancher_;
+        rancher_ = nullptr;
+    }
+    void SetUp() override { rancher_->reset(); }
+
+    rancher_client client(std::string const& environment, std::string const& secret = "account-secret") {
+        return rancher_client{transport_, *parse_url(rancher_->url() + "/v2-beta/projects/" + environment), "account",
+                              secret, discovery_};
+    }
+
+    result<rancher_write_report> write(rancher_client& rancher) {
+        return run_with_deadline(context_, rancher.write_registry_credential(ecr_host, "AWS", new_password, true));
+    }
+
+    // How many requests went to `path` exactly.
+    static int requests_to(std::string const& path) {
+        int count = 0;
+        auto const state = rancher_->state();
+        for (auto const& entry : state.at("requests").as_array())
+            if (text(entry.as_object(), "path") == path) ++count;
+        return count;
+    }
+
+    // The password in the credential of `environment`'s one registry.
+    static std::string password_in(std::string const& environment) {
+        auto const rows = rancher_->environment(environment);
+        auto const& credentials = rows.at("credentials").as_array();
+        if (rows.at("registries").as_array().size() != 1 || credentials.size() != 1) return "(not one registry and one credential)";
+        return text(credentials.front().as_object(), "secretValue");
+    }
+
+    static rancher_stand_in* rancher_;
+    boost::asio::io_context context_;
+    https_client transport_{context_.get_executor(), {}};
+    std::shared_ptr<cattle_discovery> discovery_ = std::make_shared<cattle_discovery>(context_.get_executor());
+};
+
+rancher_stand_in* shared_discovery_test::rancher_ = nullptr;
+
+TEST_F(shared_discovery_test, environments_written_at_once_discover_once_and_each_writes_its_own) {
+    std::vector<rancher_client> clients;
+    for (auto const* environment : {"1a5", "1a6", "1a7"}) clients.push_back(client(environment));
+    auto all = [&]() -> boost::asio::awaitable<std::vector<result<rancher_write_report>>> {
+        auto executor = co_await boost::asio::this_coro::executor;
+        std::vector<decltype(boost::asio::co_spawn(executor, clients[0].write_registry_credential(ecr_host, "AWS",
+                                                                                                   new_password, true),
+                                                   boost::asio::deferred))>
+            writes;
+        for (auto& rancher : clients)
+            writes.push_back(boost::asio::co_spawn(
+                executor, rancher.write_registry_credential(ecr_host, "AWS", new_password, true), boost::asio::deferred));
+        auto [order, errors, reports] = co_await boost::asio::experimental::make_parallel_group(std::move(writes))
+                                            .async_wait(boost::asio::experimental::wait_for_all(),
+                                                        boost::asio::use_awaitable);
+        (void)order;
+        for (auto const& error : errors)
+            if (error) std::rethrow_exception(error);
+        co_return std::move(reports);
+    };
+    auto reports = run_with_deadline(context_, all());
+    ASSERT_EQ(reports.size(), 3u);
+    for (auto const& report : reports) {
+        ASSERT_TRUE(report) << describe(report.error());
+        EXPECT_TRUE(report->registry_created);
+        EXPECT_EQ(report->credentials_created, 1);
+    }
+    for (auto const* environment : {"env-a", "env-b", "env-c"}) EXPECT_EQ(password_in(environment), new_password) << environment;
+    EXPECT_TRUE(discovery_->found());
+    // One environment's API root and schemas were read; the other two derived their collections.
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a5") + requests_to("/v2-beta/projects/1a6") +
+                  requests_to("/v2-beta/projects/1a7"),
+              1);
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a5/schemas") + requests_to("/v2-beta/projects/1a6/schemas") +
+                  requests_to("/v2-beta/projects/1a7/schemas"),
+              1);
+    for (auto const* environment : {"1a5", "1a6", "1a7"}) {
+        auto const collection = std::string{"/v2-beta/projects/"} + environment + "/registries";
+        EXPECT_GE(requests_to(collection), 1) << collection;
+    }
+}
+
+TEST_F(shared_discovery_test, a_discovery_that_fails_leaves_the_next_client_to_discover) {
+    auto refused = client("1a5", "not-the-account-secret");
+    auto first = write(refused);
+    ASSERT_FALSE(first);
+    EXPECT_EQ(first.error().http_status, 401);
+    EXPECT_FALSE(discovery_->found());
+
+    auto second = client("1a6");
+    auto written = write(second);
+    ASSERT_TRUE(written) << describe(written.error());
+    EXPECT_EQ(password_in("env-b"), new_password);
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a6/schemas"), 1);
+    EXPECT_TRUE(discovery_->found());
+}
+
+TEST_F(shared_discovery_test, a_404_at_derived_collections_makes_the_client_discover_its_own) {
+    auto first = client("1a5");
+    ASSERT_TRUE(write(first));
+    // Environment 1a6 as if its registries lay elsewhere: the collection derived for it is not found.
+    rancher_->add_fault(json::object{{"match", json::object{{"method", "GET"}, {"path_contains", "/projects/1a6/registries"}}},
+                                     {"fault", "status"},
+                                     {"status", 404},
+                                     {"times", 1}});
+    auto second = client("1a6");
+    auto refused = write(second);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().http_status, 404);
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a6"), 0);
+
+    auto written = write(second);
+    ASSERT_TRUE(written) << describe(written.error());
+    EXPECT_EQ(password_in("env-b"), new_password);
+    // Its own discovery this time.
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a6"), 1);
+    EXPECT_EQ(requests_to("/v2-beta/projects/1a6/schemas"), 1);
+}
+
 // --- Scripted servers: races and answers the stand-in does not give by itself. ---
 
 // A tiny Rancher with one registry collection and one credential collection, scripted per test.

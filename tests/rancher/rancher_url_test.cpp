@@ -86,6 +86,21 @@ TEST(resolve_rancher_link, refuses_what_is_not_a_link) {
     }
 }
 
+TEST(path_below, is_what_follows_the_base_path_of_a_collection_below_it) {
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a5/registries"), "/registries");
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a5/registrycredentials"), "/registrycredentials");
+    EXPECT_EQ(path_below("/v2-beta", "/v2-beta/a/b"), "/a/b");
+    // Not below it: another environment, a longer id, the base itself, or a collection with a query.
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a6/registries"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a55/registries"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a5"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a5/"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/registries"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/projects/1a5", "/v2-beta/projects/1a5/registries?projectId=1a5"), std::nullopt);
+    EXPECT_EQ(path_below("", "/registries"), std::nullopt);
+    EXPECT_EQ(path_below("/v2-beta/", "/v2-beta/registries"), std::nullopt);
+}
+
 TEST(with_query_parameter, appends_and_encodes) {
     EXPECT_EQ(with_query_parameter("/v2-beta/registrycredentials", "registryId", "1sp12"),
               "/v2-beta/registrycredentials?registryId=1sp12");
