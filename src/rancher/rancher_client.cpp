@@ -65,43 +65,82 @@ asio::awaitable<result<rancher_write_report>> rancher_client::write_registry_cre
                                                                                         std::string username,
                                                                                         std::string password,
                                                                                         bool auto_create) {
-    if (base_problem_) co_return *base_problem_;
-    auto const host = registry_host_of(registry_host);
-    if (host.empty())
-        co_return make_failure(failure_kind::config, "no registry host to write a Rancher credential for");
-    // An empty password would lock every node out of the registry until the next refresh.
-    if (password.empty() || username.empty())
-        co_return make_failure(failure_kind::bad_response, "refusing to write an empty user name or password into "
-                                                           "the Rancher credential of " + host);
-    auto written = co_await write(host, username, password, auto_create);
-    if (!written) {
-        if (collections_derived_ && written.error().http_status == 404) {
-            // What another environment's discovery found does not hold here.
-            spdlog::info("Rancher: {} answered 404 at the collections found for another environment; discovering "
-                         "its own at the next write",
-                         base_.text());
-            collections_.reset();
-            collections_derived_ = false;
-            shared_discovery_.reset();
+    std::vector<registry_login> one;
+    one.push_back(registry_login{std::move(registry_host), std::move(username), std::move(password)});
+    auto written = co_await write_registry_credentials(std::move(one), auto_create);
+    co_return std::move(written.front());
+}
+
+asio::awaitable<std::vector<result<rancher_write_report>>> rancher_client::write_registry_credentials(
+    std::vector<registry_login> logins, bool auto_create) {
+    std::vector<result<rancher_write_report>> written;
+    written.reserve(logins.size());
+    // Discovery's or the listing's failure, which is every login's.
+    std::optional<failure> unlisted = base_problem_;
+    std::optional<collection_urls> collections;
+    std::vector<rancher_registry> registries;
+    for (auto const& login : logins) {
+        auto const host = registry_host_of(login.registry_host);
+        if (host.empty()) {
+            written.emplace_back(make_failure(failure_kind::config, "no registry host to write a Rancher credential for"));
+            continue;
         }
-        co_return redacted(written.error(), password);
+        // An empty password would lock every node out of the registry until the next refresh.
+        if (login.password.empty() || login.username.empty()) {
+            written.emplace_back(make_failure(failure_kind::bad_response,
+                                              "refusing to write an empty user name or password into the Rancher "
+                                              "credential of " + host));
+            continue;
+        }
+        if (!collections && !unlisted) {
+            auto found = co_await discover();
+            if (found) {
+                auto listed = co_await list_registries(found->registries);
+                if (listed) registries = std::move(*listed);
+                else unlisted = std::move(listed.error());
+                collections = std::move(*found);
+            } else {
+                unlisted = std::move(found.error());
+            }
+        }
+        if (unlisted) {
+            forget_derived_collections_after(*unlisted);
+            written.emplace_back(redacted(*unlisted, login.password));
+            continue;
+        }
+        auto one = co_await write(host, login.username, login.password, auto_create, *collections, registries);
+        if (!one) {
+            forget_derived_collections_after(one.error());
+            written.emplace_back(redacted(one.error(), login.password));
+            continue;
+        }
+        written.push_back(std::move(one));
     }
     co_return written;
 }
 
+void rancher_client::forget_derived_collections_after(failure const& problem) {
+    if (!collections_derived_ || problem.http_status != 404) return;
+    // What another environment's discovery found does not hold here.
+    spdlog::info("Rancher: {} answered 404 at the collections found for another environment; discovering its own at "
+                 "the next write",
+                 base_.text());
+    collections_.reset();
+    collections_derived_ = false;
+    shared_discovery_.reset();
+}
+
 asio::awaitable<result<rancher_write_report>> rancher_client::write(std::string const& host,
                                                                     std::string const& username,
-                                                                    std::string const& password, bool auto_create) {
-    auto collections = co_await discover();
-    if (!collections) co_return collections.error();
-
+                                                                    std::string const& password, bool auto_create,
+                                                                    collection_urls const& collections,
+                                                                    std::vector<rancher_registry> const& registries) {
     rancher_write_report report;
-    auto registry = co_await find_registry(collections->registries, host);
-    if (!registry) co_return registry.error();
+    result<std::optional<rancher_registry>> registry = choose_registry(registries, host);
     if (!*registry) {
         if (!auto_create) co_return registry_not_found(host, base_.text());
-        auto const operation = operation_of("POST", collections->registries);
-        auto created = co_await exchange("POST", collections->registries, registry_create_body(host));
+        auto const operation = operation_of("POST", collections.registries);
+        auto created = co_await exchange("POST", collections.registries, registry_create_body(host));
         if (!created) co_return created.error();
         if (succeeded(*created)) {
             auto parsed = parse_registry(created->body);
@@ -114,7 +153,7 @@ asio::awaitable<result<rancher_write_report>> rancher_client::write(std::string 
             if (problem.code != "ServerAddressUsed") co_return problem;
             // Someone created it between our list and our POST: use theirs.
             spdlog::debug("Rancher: a registry for {} appeared meanwhile (ServerAddressUsed); listing again", host);
-            registry = co_await find_registry(collections->registries, host);
+            registry = co_await find_registry(collections.registries, host);
             if (!registry) co_return registry.error();
             if (!*registry) {
                 problem.message += "; yet no live registry for " + host + " is listed (being removed?)";
@@ -124,7 +163,7 @@ asio::awaitable<result<rancher_write_report>> rancher_client::write(std::string 
         }
     }
     report.registry_id = (*registry)->id;
-    auto written = co_await write_credentials(collections->credentials, host, username, password, report);
+    auto written = co_await write_credentials(collections.credentials, host, username, password, report);
     if (!written) co_return written.error();
     co_return report;
 }
@@ -425,19 +464,24 @@ asio::awaitable<result<std::optional<rancher_registry>>> rancher_client::find_re
                                                                                        std::string const& host) {
     auto registries = co_await list_registries(collection);
     if (!registries) co_return registries.error();
-    auto chosen = select_registry(*registries, host);
+    co_return choose_registry(*registries, host);
+}
+
+std::optional<rancher_registry> rancher_client::choose_registry(std::vector<rancher_registry> const& registries,
+                                                                std::string const& host) {
+    auto chosen = select_registry(registries, host);
     auto const matching = std::ranges::count_if(
-        *registries, [&](rancher_registry const& r) { return server_address_matches(r.server_address, host); });
+        registries, [&](rancher_registry const& r) { return server_address_matches(r.server_address, host); });
     if (chosen) {
         spdlog::debug("Rancher: registry {} (server address {}, {}) matches {} among {} registries", chosen->id,
-                      chosen->server_address, chosen->state, host, registries->size());
+                      chosen->server_address, chosen->state, host, registries.size());
         if (matching > 1)
             spdlog::warn("Rancher: {} registries match {}; writing registry {} only (server address {})", matching,
                          host, chosen->id, chosen->server_address);
     } else {
-        spdlog::debug("Rancher: none of {} registries matches {}", registries->size(), host);
+        spdlog::debug("Rancher: none of {} registries matches {}", registries.size(), host);
     }
-    co_return chosen;
+    return chosen;
 }
 
 failure rancher_client::redacted(failure problem, std::string const& password) const {

@@ -44,6 +44,13 @@ private:
     std::optional<collection_paths> below_environment_;
 };
 
+// What to write into the Rancher credential of one registry.
+struct registry_login {
+    std::string registry_host;  // host[:port]
+    std::string username;
+    std::string password;
+};
+
 // What one write_registry_credential did.
 struct rancher_write_report {
     std::string registry_id;
@@ -90,6 +97,11 @@ public:
                                                                                    std::string password,
                                                                                    bool auto_create);
 
+    // write_registry_credential for each login in turn, the registries listed once for all of
+    // them (a failure to discover or list them is each login's): one result per login, in order.
+    boost::asio::awaitable<std::vector<result<rancher_write_report>>> write_registry_credentials(
+        std::vector<registry_login> logins, bool auto_create);
+
     // The normalised API base.
     url const& base() const { return base_; }
 
@@ -111,8 +123,17 @@ private:
                                                                                      std::string const& registry_id);
     boost::asio::awaitable<result<std::optional<rancher_registry>>> find_registry(url const& collection,
                                                                                   std::string const& host);
+    // The chosen one of `registries` for `host` (select_registry), logged.
+    static std::optional<rancher_registry> choose_registry(std::vector<rancher_registry> const& registries,
+                                                           std::string const& host);
+    // One login, into the registry chosen for `host` among `registries` (listed for the whole write).
     boost::asio::awaitable<result<rancher_write_report>> write(std::string const& host, std::string const& username,
-                                                               std::string const& password, bool auto_create);
+                                                               std::string const& password, bool auto_create,
+                                                               collection_urls const& collections,
+                                                               std::vector<rancher_registry> const& registries);
+    // After a failure: a 404 through collections derived from a shared discovery means they do
+    // not hold here, so the next write discovers this environment's own.
+    void forget_derived_collections_after(failure const& problem);
     // Lists the registry's credentials, creates one if it has none, and carries out the plan.
     boost::asio::awaitable<result<void>> write_credentials(url const& collection, std::string const& host,
                                                            std::string const& username, std::string const& password,

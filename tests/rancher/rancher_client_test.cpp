@@ -595,6 +595,55 @@ INSTANTIATE_TEST_SUITE_P(rancher_client, rancher_url_forms,
                          ::testing::Values("", "/", "/v1", "/v1/", "/v2-beta", "/v2-beta/", "/v2-beta/projects/1a5",
                                            "/v1/projects/1a5"));
 
+TEST_F(rancher_client_test, several_registries_are_written_from_one_listing_of_the_registries) {
+    auto existing = rancher_->add_registry(other_host);
+    rancher_->add_credential(existing, "AWS", old_password);
+    std::string const third_host = "111122223333.dkr.ecr.us-east-1.amazonaws.com";
+    auto rancher = client();
+    std::vector<registry_login> logins{{ecr_host, "AWS", new_password},
+                                       {other_host, "AWS", new_password},
+                                       {"", "AWS", new_password},
+                                       {third_host, "AWS", new_password}};
+    auto written = run_with_deadline(context_, rancher.write_registry_credentials(std::move(logins), true));
+    ASSERT_EQ(written.size(), 4u);
+    ASSERT_TRUE(written[0]) << describe(written[0].error());
+    EXPECT_TRUE(written[0]->registry_created);
+    ASSERT_TRUE(written[1]) << describe(written[1].error());
+    EXPECT_EQ(written[1]->registry_id, existing);
+    EXPECT_EQ(written[1]->credentials_updated, 1);
+    ASSERT_FALSE(written[2]);  // no host: refused, and the others go on
+    EXPECT_EQ(written[2].error().kind, failure_kind::config);
+    ASSERT_TRUE(written[3]) << describe(written[3].error());
+    EXPECT_TRUE(written[3]->registry_created);
+    auto const registries = rancher_->registries();
+    EXPECT_EQ(registries.size(), 3u);
+    for (auto const& host : {ecr_host, other_host, third_host})
+        EXPECT_TRUE(std::ranges::any_of(registries, [&](auto const& r) { return text(r, "serverAddress") == host; }))
+            << host;
+    EXPECT_EQ(text(rancher_->credential(live_credentials(existing).front()), "secretValue"), new_password);
+    EXPECT_EQ(requests_with("GET /v2-beta/projects/1a5/registries").size(), 1u);
+}
+
+TEST_F(rancher_client_test, a_listing_that_fails_fails_every_registry_of_the_write) {
+    rancher_->add_fault(json::object{{"match", json::object{{"method", "GET"}, {"path_contains", "/registries"}}},
+                                     {"fault", "status"},
+                                     {"status", 503},
+                                     {"times", 1}});
+    auto rancher = client();
+    std::vector<registry_login> logins{{ecr_host, "AWS", new_password}, {other_host, "AWS", new_password}};
+    auto written = run_with_deadline(context_, rancher.write_registry_credentials(std::move(logins), true));
+    ASSERT_EQ(written.size(), 2u);
+    for (auto const& one : written) {
+        ASSERT_FALSE(one);
+        EXPECT_EQ(one.error().http_status, 503);
+        EXPECT_TRUE(one.error().retryable);
+        EXPECT_NE(one.error().message.find("GET /v2-beta/projects/1a5/registries"), std::string::npos)
+            << one.error().message;
+    }
+    EXPECT_TRUE(rancher_->registries().empty());
+    EXPECT_EQ(requests_with("/registries").size(), 1u);  // not listed again for the second
+}
+
 TEST_F(rancher_client_test, wrong_keys_are_a_clear_error_without_the_secret) {
     auto registry = rancher_->add_registry(ecr_host);
     rancher_->add_credential(registry, "AWS", old_password);
