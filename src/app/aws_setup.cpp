@@ -25,6 +25,7 @@ https_client_options options_with(std::shared_ptr<tls_trust> trust, proxy_settin
         options.request_timeout = timeout;
     }
     options.max_response_bytes = 1024 * 1024;
+    options.untrusted_certificate_hint = aws_untrusted_certificate_hint;
     return options;
 }
 

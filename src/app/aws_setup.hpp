@@ -31,6 +31,11 @@ struct aws_settings {
 // disabled). Messages never contain a secret.
 result<aws_settings> read_aws_settings(environment const& env, service_config const& config);
 
+// What a TLS failure of an AWS client tells the operator when no trusted CA signed the peer's certificate.
+inline constexpr char const* aws_untrusted_certificate_hint =
+    "if a CA of your own signs it (a TLS-inspecting proxy, a private endpoint), give that CA's PEM file in "
+    "AWS_CA_BUNDLE";
+
 // The HTTPS clients of the credential providers (STS, container endpoint, instance metadata),
 // with their deadlines, trusting `trust`'s CAs, through `proxies` (which never take the instance's
 // own link). Must outlive the sources built on them.

@@ -23,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "app/aws_setup.hpp"
 #include "app/probe_routes.hpp"
 #include "app/targets_file.hpp"
 #include "app/supervised_task.hpp"
@@ -149,7 +150,12 @@ struct rancher_route {
     rancher_route(asio::any_io_executor executor, std::shared_ptr<tls_trust> trust, proxy_settings const& proxies,
                   service_metrics& metrics, std::size_t limit)
         : https{executor,
-                https_client_options{.max_idle_per_origin = limit, .trust = std::move(trust), .proxies = proxies}},
+                https_client_options{.max_idle_per_origin = limit,
+                                     .trust = std::move(trust),
+                                     .proxies = proxies,
+                                     .untrusted_certificate_hint = "if Rancher's certificate comes from a CA of "
+                                                                   "your own, give that CA's PEM file in "
+                                                                   "CATTLE_CA_BUNDLE (in a targets file: ca_bundle)"}},
           timed{https, [&metrics](auto elapsed) { metrics.rancher_request(elapsed); }},
           limited{executor, timed, limit} {}
     https_client https;
@@ -216,7 +222,10 @@ public:
           aws_{std::move(aws)},
           trust_{trust},
           credential_clients_{credential_clients},
-          ecr_https_{context.get_executor(), https_client_options{.trust = trust.aws, .proxies = config.proxies}},
+          ecr_https_{context.get_executor(),
+                     https_client_options{.trust = trust.aws,
+                                          .proxies = config.proxies,
+                                          .untrusted_certificate_hint = aws_untrusted_certificate_hint}},
           ecr_transport_{ecr_https_, [this](auto elapsed) { metrics_.ecr_request(elapsed); }},
           metrics_{RANCHER_ECR_CREDENTIALS_VERSION},
           random_{std::random_device{}()} {

@@ -77,10 +77,17 @@ bool is_ip_literal(std::string const& host) {
 std::string milliseconds_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
 // A failed handshake says why the certificate was refused, when it was.
-std::string tls_reason(tls_stream& stream, boost::system::error_code const& ec) {
+// Why a handshake failed; for a certificate that no trusted CA signed, with `untrusted_hint`.
+std::string tls_reason(tls_stream& stream, boost::system::error_code const& ec, std::string const& untrusted_hint) {
     long verify = SSL_get_verify_result(stream.native_handle());
-    if (verify != X509_V_OK) return std::string{"certificate verify failed: "} + X509_verify_cert_error_string(verify);
-    return ec.message();
+    if (verify == X509_V_OK) return ec.message();
+    std::string reason = std::string{"certificate verify failed: "} + X509_verify_cert_error_string(verify);
+    bool const untrusted = verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                           verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+                           verify == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+                           verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+    if (untrusted && !untrusted_hint.empty()) reason += "; " + untrusted_hint;
+    return reason;
 }
 
 // Through a proxy, a request to an http:// target carries the absolute URL and the proxy's credentials.
@@ -294,7 +301,7 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
                                                               milliseconds_text(options.connect_timeout));
         if (handshake_ec)
             co_return make_failure(failure_kind::tls, "TLS handshake with " + where(endpoint, proxy) + " failed: " +
-                                                          tls_reason(*tls, handshake_ec));
+                                                          tls_reason(*tls, handshake_ec, options.untrusted_certificate_hint));
     }
     ++opened;
     co_return conn;

@@ -48,6 +48,9 @@ struct https_client_options {
     std::size_t max_response_bytes = 8 * 1024 * 1024;   // a larger body fails the request
     std::shared_ptr<tls_trust> trust;  // null: the system store, loaded for this client alone
     proxy_settings proxies;            // none: every connection direct
+    // Added to the failure when no CA the client trusts signed the peer's certificate: what the
+    // operator can do about it ("give its PEM file in CATTLE_CA_BUNDLE"). None: nothing added.
+    std::string untrusted_certificate_hint;
 };
 
 // An HTTP/1.1 client over TCP (http://) and TLS (https://). TLS verifies the certificate

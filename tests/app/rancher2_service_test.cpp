@@ -503,7 +503,9 @@ TEST_F(rancher2_service_test, over_tls_cattle_ca_bundle_is_trusted_for_rancher) 
 
     auto const untrusted = run_once(env);
     EXPECT_EQ(untrusted.exit_code, 1) << untrusted.output;
-    EXPECT_TRUE(contains(untrusted.output, "TLS") || contains(untrusted.output, "certificate")) << untrusted.output;
+    EXPECT_TRUE(contains(untrusted.output, "certificate verify failed")) << untrusted.output;
+    // What to do about it.
+    EXPECT_TRUE(contains(untrusted.output, "give that CA's PEM file in CATTLE_CA_BUNDLE")) << untrusted.output;
     EXPECT_EQ(password_of(credential, host()), "expired-password");
     EXPECT_TRUE(rancher_->requests().empty()) << request_log();
 

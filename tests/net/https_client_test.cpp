@@ -191,6 +191,28 @@ TEST_F(https_client_test, tls_refuses_an_unknown_ca) {
     EXPECT_TRUE(server.requests().empty());
 }
 
+TEST_F(https_client_test, an_unknown_ca_says_what_to_do_and_a_name_mismatch_does_not) {
+    auto pki = make_test_pki({"localhost"}, {});
+    loopback_server server{[](http_request const&) { return answer(200, "should not arrive"); }, pki};
+    https_client_options options;
+    options.untrusted_certificate_hint = "give its PEM file in CATTLE_CA_BUNDLE";
+    auto client = make_client(options);
+    auto response = send(client, endpoint("https", "localhost", server.port()));
+    ASSERT_FALSE(response);
+    EXPECT_TRUE(response.error().message.ends_with(
+        "certificate verify failed: unable to get local issuer certificate; give its PEM file in CATTLE_CA_BUNDLE"))
+        << response.error().message;
+
+    // Trusted, but issued for another name: a CA bundle would not help.
+    options.trust = std::make_shared<tls_trust>(pki.ca_file);
+    auto trusting = make_client(options);
+    auto by_address = send(trusting, endpoint("https", "127.0.0.1", server.port()));
+    ASSERT_FALSE(by_address);
+    EXPECT_NE(by_address.error().message.find("IP address mismatch"), std::string::npos) << by_address.error().message;
+    EXPECT_EQ(by_address.error().message.find("CATTLE_CA_BUNDLE"), std::string::npos) << by_address.error().message;
+    EXPECT_TRUE(server.requests().empty());
+}
+
 TEST_F(https_client_test, honours_ssl_cert_file) {
     auto pki = make_test_pki({"localhost"}, {});
     loopback_server server{[](http_request const&) { return answer(200, "trusted via SSL_CERT_FILE"); }, pki};
