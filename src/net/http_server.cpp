@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "net/gzip.hpp"
+#include "net/open_files.hpp"
 #include "net/request_line_parser.hpp"
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <exception>
 #include <list>
 #include <string>
-
-#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -90,14 +89,6 @@ std::chrono::milliseconds next_accept_pause(std::chrono::milliseconds pause) {
     using std::chrono::milliseconds;
     if (pause < milliseconds{5}) return milliseconds{5};
     return std::min(pause * 2, milliseconds{1000});
-}
-
-// "RLIMIT_NOFILE 1024", the soft limit the failures of accept are most likely about.
-std::string open_file_limit() {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return "RLIMIT_NOFILE unknown";
-    if (limit.rlim_cur == RLIM_INFINITY) return "RLIMIT_NOFILE unlimited";
-    return "RLIMIT_NOFILE " + std::to_string(limit.rlim_cur);
 }
 
 http_response const too_large{413, {{"Content-Type", "text/plain"}}, "request too large\n"};

@@ -16,6 +16,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "net/coroutine_warning.hpp"
+#include "net/open_files.hpp"
 #include "version.hpp"
 
 namespace rancher_ecr {
@@ -272,8 +274,24 @@ asio::awaitable<result<std::unique_ptr<connection>>> https_client::state::connec
     auto& socket = std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, conn->stream);
     // One deadline for the TCP connect, the proxy's tunnel and the TLS handshake together.
     socket.expires_after(options.connect_timeout);
-    auto [connect_ec, peer] = co_await socket.async_connect(endpoints, use_tuple);
-    (void)peer;
+    // Each address in turn, not async_connect of the range: that reports a socket it could not
+    // open (EMFILE) as "Operation canceled".
+    boost::system::error_code connect_ec = asio::error::host_not_found;  // when no address was resolved
+    bool first = true;
+    for (auto const& address : endpoints) {
+        if (!first) {
+            boost::system::error_code ignored;
+            socket.socket().close(ignored);
+        }
+        first = false;
+        auto [ec] = co_await socket.async_connect(address.endpoint(), use_tuple);
+        connect_ec = ec;
+        if (!connect_ec || connect_ec == beast::error::timeout || connect_ec == asio::error::no_descriptors) break;
+    }
+    if (connect_ec == asio::error::no_descriptors)
+        co_return make_failure(failure_kind::connect, "cannot open a connection to " + first_hop + ": " +
+                                                          connect_ec.message() + " (" + open_file_limit() +
+                                                          ", and each connection takes a file descriptor: raise the limit)");
     if (connect_ec == beast::error::timeout)
         co_return hop_failure(failure_kind::timeout, "connecting to " + first_hop + " took longer than " +
                                                          milliseconds_text(options.connect_timeout));

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <cstdlib>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -211,6 +214,47 @@ TEST_F(https_client_test, an_unknown_ca_says_what_to_do_and_a_name_mismatch_does
     EXPECT_NE(by_address.error().message.find("IP address mismatch"), std::string::npos) << by_address.error().message;
     EXPECT_EQ(by_address.error().message.find("CATTLE_CA_BUNDLE"), std::string::npos) << by_address.error().message;
     EXPECT_TRUE(server.requests().empty());
+}
+
+// Restores the open-file limit when it goes.
+class open_file_limit_lowered {
+public:
+    // No descriptor can be opened while it lives: the limit is the lowest free descriptor.
+    open_file_limit_lowered() {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        int const lowest_free = ::dup(0);
+        ::close(lowest_free);
+        rlimit lowered = saved_;
+        lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
+        ::setrlimit(RLIMIT_NOFILE, &lowered);
+    }
+    ~open_file_limit_lowered() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+    open_file_limit_lowered(open_file_limit_lowered const&) = delete;
+    open_file_limit_lowered& operator=(open_file_limit_lowered const&) = delete;
+
+private:
+    rlimit saved_{};
+};
+
+TEST_F(https_client_test, no_file_descriptor_left_is_named_and_passes_with_the_limit_back) {
+    loopback_server server{[](http_request const&) { return answer(200, "ok"); }};
+    auto client = make_client();
+    ASSERT_TRUE(send(client, endpoint("http", "127.0.0.1", server.port())));  // the reactor's descriptors exist
+    client.close_idle_connections();
+    result<http_response> refused = make_failure(failure_kind::transport, "not sent");
+    {
+        open_file_limit_lowered lowered;
+        refused = send(client, endpoint("http", "127.0.0.1", server.port()));
+    }
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, failure_kind::connect);
+    EXPECT_TRUE(refused.error().retryable);
+    EXPECT_NE(refused.error().message.find("cannot open a connection to 127.0.0.1:" + std::to_string(server.port()) +
+                                           ": Too many open files (RLIMIT_NOFILE "),
+              std::string::npos)
+        << refused.error().message;
+    EXPECT_EQ(refused.error().message.find("canceled"), std::string::npos) << refused.error().message;
+    EXPECT_TRUE(send(client, endpoint("http", "127.0.0.1", server.port())));
 }
 
 TEST_F(https_client_test, honours_ssl_cert_file) {
