@@ -20,69 +20,16 @@ failure malformed(std::string_view what, std::string const& detail) {
 
 std::string kind_of(json::value const& value) { return std::string{json_kind_name(value.kind())}; }
 
-// Reads the fields of one row; `where` ("data[3]") starts every complaint.
-class row_reader {
-public:
-    row_reader(json::object const& row, std::string where) : row_{row}, where_{std::move(where)} {}
-
-    result<std::optional<std::string>> optional_string(std::string_view name) const {
-        json::value const* value = row_.if_contains(name);
-        if (value == nullptr || value->is_null()) return std::optional<std::string>{};
-        if (!value->is_string()) return wrong_type(name, "a string", *value);
-        return std::optional<std::string>{std::string{value->get_string()}};
-    }
-
-    result<std::string> required_string(std::string_view name) const {
-        auto text = optional_string(name);
-        if (!text) return text.error();
-        if (!*text || (*text)->empty()) return missing(name);
-        return std::move(**text);
-    }
-
-    // links.<name>, empty when absent.
-    result<std::string> link(std::string_view name) const {
-        json::value const* links = row_.if_contains("links");
-        if (links == nullptr || links->is_null()) return std::string{};
-        if (!links->is_object()) return wrong_type("links", "an object", *links);
-        json::value const* link = links->get_object().if_contains(name);
-        if (link == nullptr || link->is_null()) return std::string{};
-        if (!link->is_string()) return wrong_type("links." + std::string{name}, "a string", *link);
-        return std::string{link->get_string()};
-    }
-
-    result<std::vector<std::string>> object_keys(std::string_view name) const {
-        std::vector<std::string> keys;
-        json::value const* value = row_.if_contains(name);
-        if (value == nullptr || value->is_null()) return keys;
-        if (!value->is_object()) return wrong_type(name, "an object", *value);
-        for (auto const& entry : value->get_object()) keys.emplace_back(entry.key());
-        return keys;
-    }
-
-    failure missing(std::string_view name) const {
-        return malformed("answer", where_ + "." + std::string{name} + " is missing");
-    }
-
-private:
-    failure wrong_type(std::string_view name, std::string_view expected, json::value const& got) const {
-        return malformed("answer",
-                         where_ + "." + std::string{name} + ": expected " + std::string{expected} + ", got " + kind_of(got));
-    }
-
-    json::object const& row_;
-    std::string where_;
-};
-
-result<norman_project> read_project(row_reader const& reader) {
+result<norman_project> read_project(rancher_row const& reader) {
     norman_project out;
     for (auto [name, field] : {std::pair{"id", &out.id}, std::pair{"name", &out.name}}) {
         auto text = reader.required_string(name);
         if (!text) return text.error();
         *field = std::move(*text);
     }
-    auto cluster = reader.optional_string("clusterId");
+    auto cluster = reader.string_or_empty("clusterId");
     if (!cluster) return cluster.error();
-    out.cluster_id = cluster->value_or("");
+    out.cluster_id = std::move(*cluster);
     for (auto [name, field] : {std::pair{"dockerCredentials", &out.docker_credentials_link},
                                std::pair{"namespacedDockerCredentials", &out.namespaced_docker_credentials_link}}) {
         auto link = reader.link(name);
@@ -93,7 +40,7 @@ result<norman_project> read_project(row_reader const& reader) {
     return out;
 }
 
-result<norman_cluster> read_cluster(row_reader const& reader) {
+result<norman_cluster> read_cluster(rancher_row const& reader) {
     norman_cluster out;
     for (auto [name, field] : {std::pair{"id", &out.id}, std::pair{"name", &out.name}}) {
         auto text = reader.required_string(name);
@@ -103,7 +50,7 @@ result<norman_cluster> read_cluster(row_reader const& reader) {
     return out;
 }
 
-result<norman_credential> read_credential(row_reader const& reader) {
+result<norman_credential> read_credential(rancher_row const& reader) {
     norman_credential out;
     for (auto [name, field] : {std::pair{"id", &out.id}, std::pair{"name", &out.name}}) {
         auto text = reader.required_string(name);
@@ -128,7 +75,7 @@ result<norman_credential> read_credential(row_reader const& reader) {
 }
 
 template <class T>
-using row_parser = result<T> (*)(row_reader const&);
+using row_parser = result<T> (*)(rancher_row const&);
 
 template <class T>
 result<norman_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
@@ -143,7 +90,7 @@ result<norman_page<T>> parse_page(std::string_view body, row_parser<T> parse_row
     for (std::size_t i = 0; i < rows.size(); ++i) {
         std::string where = "data[" + std::to_string(i) + "]";
         if (!rows[i].is_object()) return malformed("collection", where + ": expected an object, got " + kind_of(rows[i]));
-        auto row = parse_row(row_reader{rows[i].get_object(), std::move(where)});
+        auto row = parse_row(rancher_row{rows[i].get_object(), std::move(where)});
         if (!row) return row.error();
         page.items.push_back(std::move(*row));
     }
@@ -158,7 +105,7 @@ result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
     answer_arena arena;
     auto root = parse_rancher_object(body, "resource", arena);
     if (!root) return root.error();
-    return parse_row(row_reader{*root, "resource"});
+    return parse_row(rancher_row{*root, "resource"});
 }
 
 bool dns1123(std::string_view name, std::size_t max_size, bool dots) {

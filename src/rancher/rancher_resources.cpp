@@ -27,55 +27,6 @@ failure malformed(std::string_view what, std::string_view detail) {
                         "malformed Rancher " + std::string{what} + ": " + std::string{detail});
 }
 
-// Reads the fields of one row; `where` ("data[3]") starts every complaint.
-class row_reader {
-public:
-    row_reader(json::object const& row, std::string where) : row_{row}, where_{std::move(where)} {}
-
-    // A string field; missing or null gives "" (Cattle writes null fields as null, §1.3).
-    result<std::string> optional_string(std::string_view name) const {
-        json::value const* value = row_.if_contains(name);
-        if (value == nullptr || value->is_null()) return std::string{};
-        if (!value->is_string()) return wrong_type(name, "a string", *value);
-        return std::string{value->get_string()};
-    }
-
-    result<std::string> required_string(std::string_view name) const {
-        auto text = optional_string(name);
-        if (text && text->empty()) return missing(name);
-        return text;
-    }
-
-    result<std::string> self_link() const {
-        json::value const* links = row_.if_contains("links");
-        if (links == nullptr || links->is_null()) return missing("links.self");
-        if (!links->is_object()) return wrong_type("links", "an object", *links);
-        json::value const* self = links->get_object().if_contains("self");
-        if (self == nullptr || self->is_null()) return missing("links.self");
-        if (!self->is_string()) return wrong_type("links.self", "a string", *self);
-        if (self->get_string().empty()) return missing("links.self");
-        return std::string{self->get_string()};
-    }
-
-    bool removed_is_set() const {
-        json::value const* removed = row_.if_contains("removed");
-        return removed != nullptr && !removed->is_null();
-    }
-
-    failure missing(std::string_view name) const {
-        return malformed("answer", where_ + "." + std::string{name} + " is missing");
-    }
-
-private:
-    failure wrong_type(std::string_view name, std::string_view expected, json::value const& got) const {
-        return malformed("answer", where_ + "." + std::string{name} + ": expected " + std::string{expected} +
-                                       ", got " + std::string{json_kind_name(got.kind())});
-    }
-
-    json::object const& row_;
-    std::string where_;
-};
-
 // The state of a row, whether it is removed, and its id when it is not.
 struct row_head {
     std::string id;
@@ -83,12 +34,12 @@ struct row_head {
     bool removed = false;
 };
 
-result<row_head> read_head(row_reader const& reader) {
+result<row_head> read_head(rancher_row const& reader) {
     row_head head;
-    auto state = reader.optional_string("state");
+    auto state = reader.string_or_empty("state");
     if (!state) return state.error();
     head.state = std::move(*state);
-    head.removed = is_removed_row(head.state, reader.removed_is_set());
+    head.removed = is_removed_row(head.state, reader.is_set("removed"));
     if (head.removed) return head;  // skipped whatever else it holds
     auto id = reader.required_string("id");
     if (!id) return id.error();
@@ -96,38 +47,40 @@ result<row_head> read_head(row_reader const& reader) {
     return head;
 }
 
-result<rancher_registry> read_registry(row_reader const& reader, row_head head) {
+result<rancher_registry> read_registry(rancher_row const& reader, row_head head) {
     rancher_registry out{std::move(head.id), std::move(head.state), {}, {}};
-    auto address = reader.optional_string("serverAddress");
+    auto address = reader.string_or_empty("serverAddress");
     if (!address) return address.error();
     out.server_address = std::move(*address);
-    auto self = reader.self_link();
+    auto self = reader.link("self");
     if (!self) return self.error();
+    if (self->empty()) return reader.missing("links.self");
     out.self_link = std::move(*self);
     return out;
 }
 
-result<rancher_credential> read_credential(row_reader const& reader, row_head head) {
+result<rancher_credential> read_credential(rancher_row const& reader, row_head head) {
     rancher_credential out{std::move(head.id), std::move(head.state), {}, {}, head.removed};
-    auto registry = reader.optional_string("registryId");
+    auto registry = reader.string_or_empty("registryId");
     if (!registry) return registry.error();
     out.registry_id = std::move(*registry);
-    auto self = reader.self_link();
+    auto self = reader.link("self");
     if (!self) return self.error();
+    if (self->empty()) return reader.missing("links.self");
     out.self_link = std::move(*self);
     return out;
 }
 
-result<rancher_environment> read_environment(row_reader const& reader, row_head head) {
+result<rancher_environment> read_environment(rancher_row const& reader, row_head head) {
     rancher_environment out{std::move(head.id), {}};
-    auto name = reader.optional_string("name");
+    auto name = reader.string_or_empty("name");
     if (!name) return name.error();
     out.name = std::move(*name);
     return out;
 }
 
 template <class T>
-using row_parser = result<T> (*)(row_reader const&, row_head);
+using row_parser = result<T> (*)(rancher_row const&, row_head);
 
 template <class T>
 result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_row) {
@@ -144,7 +97,7 @@ result<rancher_page<T>> parse_page(std::string_view body, row_parser<T> parse_ro
         std::string where = "data[" + std::to_string(i) + "]";
         if (!rows[i].is_object())
             return malformed("collection", where + ": expected an object, got " + std::string{json_kind_name(rows[i].kind())});
-        row_reader reader{rows[i].get_object(), std::move(where)};
+        rancher_row reader{rows[i].get_object(), std::move(where)};
         auto head = read_head(reader);
         if (!head) return head.error();
         if (head->removed) {
@@ -167,7 +120,7 @@ result<T> parse_resource(std::string_view body, row_parser<T> parse_row) {
     answer_arena arena;
     auto root = parse_rancher_object(body, "resource", arena);
     if (!root) return root.error();
-    row_reader reader{*root, "resource"};
+    rancher_row reader{*root, "resource"};
     auto head = read_head(reader);
     if (!head) return head.error();
     return parse_row(reader, std::move(*head));
