@@ -88,10 +88,10 @@ public:
     // Completes with what was done, or with the first failure: the transport's, a Rancher error
     // (kind service: status, code, fieldName; retryable per is_retryable_rancher_error), a
     // malformed answer (kind bad_response), or refusal::registry_not_found naming the host when no
-    // registry matches and !auto_create. Discovery runs on the first call and is kept; with a
-    // shared `discovery` that another client has made, the collections are those below this
-    // client's path instead, until a write through them is answered 404 (then this client
-    // discovers its own at the next call).
+    // registry matches and !auto_create. Discovery runs on the first call and is kept; once
+    // another client sharing `discovery` has found the collections, this client takes those below
+    // its own path instead, until a write through them is answered 404 (then it discovers its own
+    // at the next call).
     boost::asio::awaitable<result<rancher_write_report>> write_registry_credential(std::string registry_host,
                                                                                    std::string username,
                                                                                    std::string password,
