@@ -144,6 +144,11 @@ environment with_profile(environment const& env, std::string profile) {
     };
 }
 
+// What a TLS failure of a Rancher client tells the operator when no trusted CA signed Rancher's certificate.
+constexpr char const* rancher_untrusted_certificate_hint =
+    "if Rancher's certificate comes from a CA of your own, give that CA's PEM file in CATTLE_CA_BUNDLE (in a "
+    "targets file: ca_bundle)";
+
 // The Rancher side of one CA bundle: its HTTPS client, timed into the metrics, behind the
 // per-origin limit.
 struct rancher_route {
@@ -153,9 +158,7 @@ struct rancher_route {
                 https_client_options{.max_idle_per_origin = limit,
                                      .trust = std::move(trust),
                                      .proxies = proxies,
-                                     .untrusted_certificate_hint = "if Rancher's certificate comes from a CA of "
-                                                                   "your own, give that CA's PEM file in "
-                                                                   "CATTLE_CA_BUNDLE (in a targets file: ca_bundle)"}},
+                                     .untrusted_certificate_hint = rancher_untrusted_certificate_hint}},
           timed{https, [&metrics](auto elapsed) { metrics.rancher_request(elapsed); }},
           limited{executor, timed, limit} {}
     https_client https;

@@ -96,15 +96,18 @@ asio::awaitable<std::vector<result<rancher_write_report>>> rancher_client::write
             auto found = co_await discover();
             if (found) {
                 auto listed = co_await list_registries(found->registries);
-                if (listed) registries = std::move(*listed);
-                else unlisted = std::move(listed.error());
+                if (listed) {
+                    registries = std::move(*listed);
+                } else {
+                    unlisted = std::move(listed.error());
+                    forget_derived_collections_after(*unlisted);
+                }
                 collections = std::move(*found);
             } else {
                 unlisted = std::move(found.error());
             }
         }
         if (unlisted) {
-            forget_derived_collections_after(*unlisted);
             written.emplace_back(redacted(*unlisted, login.password));
             continue;
         }
