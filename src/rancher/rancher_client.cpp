@@ -38,6 +38,26 @@ void replace_all(std::string& text, std::string const& secret) {
         text.replace(at, secret.size(), "***");
 }
 
+// Whether the server never answered: it was out of reach, or went silent. Such a failure holds for
+// every environment behind the same origin; an answer (401, 404, a bad body) may be this
+// environment's alone.
+bool went_unanswered(failure const& failed) {
+    switch (failed.kind) {
+        case failure_kind::resolve:
+        case failure_kind::connect:
+        case failure_kind::tls:
+        case failure_kind::proxy:
+        case failure_kind::timeout:
+        case failure_kind::transport:
+            return true;
+        case failure_kind::config:
+        case failure_kind::bad_response:
+        case failure_kind::service:
+            return false;
+    }
+    return false;
+}
+
 }  // namespace
 
 cattle_discovery::cattle_discovery(asio::any_io_executor executor)
@@ -373,6 +393,7 @@ asio::awaitable<result<rancher_client::collection_urls>> rancher_client::discove
     if (!shared_discovery_) co_return co_await discover_here();
 
     auto const shared = shared_discovery_;
+    auto const attempts_before = shared->attempts_;
     co_await shared->turn_->take();
     std::optional<result<collection_urls>> found;
     std::exception_ptr error;
@@ -387,14 +408,25 @@ asio::awaitable<result<rancher_client::collection_urls>> rancher_client::discove
             spdlog::debug("Rancher: API at {}: registries at {}, credentials at {}, as in another environment",
                           base_.text(), collections_->registries.target, collections_->credentials.target);
             found.emplace(*collections_);
+        } else if (shared->attempts_ != attempts_before && shared->unanswered_) {
+            // The server did not answer the discovery that ran while this client waited: trying
+            // again now would make each environment's failure wait on the others' timeouts.
+            auto unanswered = *shared->unanswered_;
+            unanswered.message += " (met by another environment's discovery through this key while this one waited; "
+                                  "it tries again at its next refresh)";
+            found.emplace(std::move(unanswered));
         } else {
             auto own = co_await discover_here();
+            ++shared->attempts_;
+            shared->unanswered_.reset();
             if (own) {
                 auto registries = path_below(base_.target, own->registries.target);
                 auto credentials = path_below(base_.target, own->credentials.target);
                 if (registries && credentials)
                     shared->below_environment_ = cattle_discovery::collection_paths{std::move(*registries),
                                                                                    std::move(*credentials)};
+            } else if (went_unanswered(own.error())) {
+                shared->unanswered_ = own.error();
             }
             found.emplace(std::move(own));
         }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +24,9 @@ class fifo_turns;
 // at the same paths below the environment's own (".../projects/1a5/registries",
 // ".../projects/1a7/registries"), so a key that writes to a thousand environments discovers once
 // rather than a thousand times; each discovery reads the whole schemas collection, which on a real
-// server is large. One client discovers at a time: those waiting derive theirs from what it found.
+// server is large. One client discovers at a time: those waiting derive theirs from what it found,
+// or, when the server did not answer it at all, take that failure instead of waiting in turn for
+// the same timeout each.
 class cattle_discovery {
 public:
     explicit cattle_discovery(boost::asio::any_io_executor executor);
@@ -42,6 +45,8 @@ private:
     };
     std::unique_ptr<fifo_turns> turn_;
     std::optional<collection_paths> below_environment_;
+    std::uint64_t attempts_ = 0;            // discoveries finished, found or failed
+    std::optional<failure> unanswered_;     // the last one's, when the server did not answer it
 };
 
 // What to write into the Rancher credential of one registry.

@@ -792,6 +792,35 @@ protected:
         return run_with_deadline(context_, rancher.write_registry_credential(ecr_host, "AWS", new_password, true));
     }
 
+    // Every client's write at once, on one io_context, as refreshes of several environments run.
+    std::vector<result<rancher_write_report>> write_all(std::vector<rancher_client>& clients) {
+        auto all = [&]() -> boost::asio::awaitable<std::vector<result<rancher_write_report>>> {
+            auto executor = co_await boost::asio::this_coro::executor;
+            std::vector<decltype(boost::asio::co_spawn(
+                executor, clients[0].write_registry_credential(ecr_host, "AWS", new_password, true),
+                boost::asio::deferred))>
+                writes;
+            for (auto& rancher : clients)
+                writes.push_back(boost::asio::co_spawn(
+                    executor, rancher.write_registry_credential(ecr_host, "AWS", new_password, true),
+                    boost::asio::deferred));
+            auto [order, errors, reports] = co_await boost::asio::experimental::make_parallel_group(std::move(writes))
+                                                .async_wait(boost::asio::experimental::wait_for_all(),
+                                                            boost::asio::use_awaitable);
+            (void)order;
+            for (auto const& error : errors)
+                if (error) std::rethrow_exception(error);
+            co_return std::move(reports);
+        };
+        return run_with_deadline(context_, all());
+    }
+
+    // How many requests went to the API roots of the three environments.
+    static int requests_to_roots() {
+        return requests_to("/v2-beta/projects/1a5") + requests_to("/v2-beta/projects/1a6") +
+               requests_to("/v2-beta/projects/1a7");
+    }
+
     // How many requests went to `path` exactly.
     static int requests_to(std::string const& path) {
         int count = 0;
@@ -820,24 +849,7 @@ rancher_stand_in* shared_discovery_test::rancher_ = nullptr;
 TEST_F(shared_discovery_test, environments_written_at_once_discover_once_and_each_writes_its_own) {
     std::vector<rancher_client> clients;
     for (auto const* environment : {"1a5", "1a6", "1a7"}) clients.push_back(client(environment));
-    auto all = [&]() -> boost::asio::awaitable<std::vector<result<rancher_write_report>>> {
-        auto executor = co_await boost::asio::this_coro::executor;
-        std::vector<decltype(boost::asio::co_spawn(executor, clients[0].write_registry_credential(ecr_host, "AWS",
-                                                                                                   new_password, true),
-                                                   boost::asio::deferred))>
-            writes;
-        for (auto& rancher : clients)
-            writes.push_back(boost::asio::co_spawn(
-                executor, rancher.write_registry_credential(ecr_host, "AWS", new_password, true), boost::asio::deferred));
-        auto [order, errors, reports] = co_await boost::asio::experimental::make_parallel_group(std::move(writes))
-                                            .async_wait(boost::asio::experimental::wait_for_all(),
-                                                        boost::asio::use_awaitable);
-        (void)order;
-        for (auto const& error : errors)
-            if (error) std::rethrow_exception(error);
-        co_return std::move(reports);
-    };
-    auto reports = run_with_deadline(context_, all());
+    auto reports = write_all(clients);
     ASSERT_EQ(reports.size(), 3u);
     for (auto const& report : reports) {
         ASSERT_TRUE(report) << describe(report.error());
@@ -847,9 +859,7 @@ TEST_F(shared_discovery_test, environments_written_at_once_discover_once_and_eac
     for (auto const* environment : {"env-a", "env-b", "env-c"}) EXPECT_EQ(password_in(environment), new_password) << environment;
     EXPECT_TRUE(discovery_->found());
     // One environment's API root and schemas were read; the other two derived their collections.
-    EXPECT_EQ(requests_to("/v2-beta/projects/1a5") + requests_to("/v2-beta/projects/1a6") +
-                  requests_to("/v2-beta/projects/1a7"),
-              1);
+    EXPECT_EQ(requests_to_roots(), 1);
     EXPECT_EQ(requests_to("/v2-beta/projects/1a5/schemas") + requests_to("/v2-beta/projects/1a6/schemas") +
                   requests_to("/v2-beta/projects/1a7/schemas"),
               1);
@@ -857,6 +867,63 @@ TEST_F(shared_discovery_test, environments_written_at_once_discover_once_and_eac
         auto const collection = std::string{"/v2-beta/projects/"} + environment + "/registries";
         EXPECT_GE(requests_to(collection), 1) << collection;
     }
+}
+
+TEST_F(shared_discovery_test, clients_waiting_on_a_discovery_the_server_never_answers_fail_with_it) {
+    https_client_options options;
+    options.request_timeout = std::chrono::milliseconds{300};
+    https_client impatient{context_.get_executor(), options};
+    std::vector<rancher_client> clients;
+    for (auto const* environment : {"1a5", "1a6", "1a7"})
+        clients.emplace_back(impatient, *parse_url(rancher_->url() + "/v2-beta/projects/" + environment), "account",
+                             "account-secret", discovery_);
+    // The first API root read goes unanswered for longer than the client waits.
+    rancher_->add_fault(json::object{{"match", json::object{{"method", "GET"}, {"path_contains", "/v2-beta/projects/1a"}}},
+                                     {"fault", "delay"},
+                                     {"seconds", 2},
+                                     {"times", 1}});
+    auto reports = write_all(clients);
+    ASSERT_EQ(reports.size(), 3u);
+    int taken_from_another = 0;
+    for (auto const& report : reports) {
+        ASSERT_FALSE(report);
+        EXPECT_EQ(report.error().kind, failure_kind::timeout) << describe(report.error());
+        EXPECT_TRUE(report.error().retryable);
+        if (report.error().message.find("met by another environment's discovery") != std::string::npos)
+            ++taken_from_another;
+    }
+    // One client waited for the server; the two waiting behind it took its failure rather than
+    // each waiting out a timeout of its own.
+    EXPECT_EQ(taken_from_another, 2);
+    EXPECT_FALSE(discovery_->found());
+
+    // The failure was that round's: the next write discovers afresh and writes.
+    auto written = write(clients[1]);
+    ASSERT_TRUE(written) << describe(written.error());
+    EXPECT_EQ(password_in("env-b"), new_password);
+    EXPECT_EQ(requests_to_roots(), 2);
+}
+
+TEST_F(shared_discovery_test, a_refusal_of_one_discovery_leaves_the_waiting_clients_to_discover) {
+    // The first API root read is answered, with an error that may be this environment's alone.
+    rancher_->add_fault(json::object{{"match", json::object{{"method", "GET"}, {"path_contains", "/v2-beta/projects/1a"}}},
+                                     {"fault", "status"},
+                                     {"status", 404},
+                                     {"times", 1}});
+    std::vector<rancher_client> clients;
+    for (auto const* environment : {"1a5", "1a6", "1a7"}) clients.push_back(client(environment));
+    auto reports = write_all(clients);
+    ASSERT_EQ(reports.size(), 3u);
+    int refused = 0;
+    for (auto const& report : reports) {
+        if (report) continue;
+        ++refused;
+        EXPECT_EQ(report.error().http_status, 404) << describe(report.error());
+    }
+    EXPECT_EQ(refused, 1);
+    // The refused root and the next client's own discovery; the third derived its collections.
+    EXPECT_EQ(requests_to_roots(), 2);
+    EXPECT_TRUE(discovery_->found());
 }
 
 TEST_F(shared_discovery_test, a_discovery_that_fails_leaves_the_next_client_to_discover) {
