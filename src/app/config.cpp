@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "rancher/norman_resources.hpp"
+#include "trim.hpp"
 
 namespace rancher_ecr {
 
@@ -66,12 +67,6 @@ std::string lower(std::string_view text) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
     return out;
-}
-
-std::string_view trim(std::string_view text) {
-    auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {

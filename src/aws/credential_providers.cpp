@@ -13,6 +13,7 @@
 #include "aws/sigv4.hpp"
 #include "net/coroutine_warning.hpp"
 #include "peer_text.hpp"
+#include "trim.hpp"
 
 
 namespace rancher_ecr {
@@ -25,11 +26,8 @@ constexpr int container_tries = 3;
 // Large enough for any token file an orchestrator writes (Kubernetes service account tokens are a few KiB).
 constexpr std::size_t max_token_file_size = 64 * 1024;
 
-std::string_view trim(std::string_view text) {
-    auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
+// A file's or an answer's content without the white space around it (a trailing newline is common).
+std::string_view trim_content(std::string_view text) { return trim(text, " \t\r\n"); }
 
 // A token file's content without surrounding white space (a trailing newline is common). The content
 // is a secret: messages name the file only.
@@ -46,7 +44,7 @@ result<std::string> read_token_file(std::string const& path, std::string_view wh
         return make_failure(failure_kind::config, "the " + std::string{what} + " " + path + " is larger than " +
                                                       std::to_string(max_token_file_size / 1024) + " KiB");
     }
-    auto token = std::string{trim(text)};
+    auto token = std::string{trim_content(text)};
     if (token.empty()) return make_failure(failure_kind::config, "the " + std::string{what} + " " + path + " is empty");
     return token;
 }
@@ -231,7 +229,7 @@ public:
             if (response.error().kind != failure_kind::timeout) co_return in_context(response.error(), where_);
             why_v1 = "the IMDSv2 token request timed out";
         } else if (response->status == 200) {
-            token_ = std::string{trim(response->body)};
+            token_ = std::string{trim_content(response->body)};
             co_return result<void>{};
         } else if (response->status == 403 || response->status == 404 || response->status == 405) {
             why_v1 = "the IMDSv2 token request was answered HTTP " + std::to_string(response->status);
@@ -280,7 +278,7 @@ public:
             }
             co_return roles.error();
         }
-        auto role = std::string{trim(std::string_view{*roles}.substr(0, roles->find('\n')))};
+        auto role = std::string{trim_content(std::string_view{*roles}.substr(0, roles->find('\n')))};
         if (role.empty() || role.find('/') != std::string::npos) {
             co_return make_failure(failure_kind::bad_response,
                                    session.where() + ": the IAM role name \"" + sanitised_excerpt(role, 80) +
@@ -336,7 +334,7 @@ asio::awaitable<result<std::string>> instance_metadata_region(http_transport& tr
     if (auto started = co_await session.start(); !started) co_return started.error();
     auto region = co_await session.get("/latest/meta-data/placement/region");
     if (!region) co_return region.error();
-    co_return std::string{trim(*region)};
+    co_return std::string{trim_content(*region)};
 }
 
 }  // namespace rancher_ecr

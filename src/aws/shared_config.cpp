@@ -6,15 +6,14 @@
 #include <system_error>
 #include <utility>
 
+#include "trim.hpp"
+
 namespace rancher_ecr {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    auto first = text.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
-}
+// A line's blanks, with the \r of a file written on Windows.
+std::string_view trim_line(std::string_view line) { return trim(line, " \t\r"); }
 
 std::string lower(std::string_view text) {
     std::string out{text};
@@ -78,7 +77,7 @@ ini_sections parse_ini(std::string_view text) {
         text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
 
         bool const indented = !raw.empty() && (raw.front() == ' ' || raw.front() == '\t');
-        auto line = trim(raw);
+        auto line = trim_line(raw);
         if (line.empty() || line.front() == '#' || line.front() == ';') continue;
         if (line.front() == '[') {
             auto close = line.find(']');
@@ -86,16 +85,16 @@ ini_sections parse_ini(std::string_view text) {
                 current = nullptr;  // a broken header: its keys belong to no section
                 continue;
             }
-            current = &sections[std::string{trim(line.substr(1, close - 1))}];
+            current = &sections[std::string{trim_line(line.substr(1, close - 1))}];
             continue;
         }
         // A nested setting (`s3 =` followed by indented lines) belongs to the key before it.
         if (indented || current == nullptr) continue;
         auto equals = line.find('=');
         if (equals == std::string_view::npos) continue;
-        auto key = trim(line.substr(0, equals));
+        auto key = trim_line(line.substr(0, equals));
         if (key.empty()) continue;
-        (*current)[lower(key)] = std::string{trim(strip_comment(trim(line.substr(equals + 1))))};
+        (*current)[lower(key)] = std::string{trim_line(strip_comment(trim_line(line.substr(equals + 1))))};
     }
     return sections;
 }
@@ -108,7 +107,7 @@ std::map<std::string, ini_section, std::less<>> merge_profiles(ini_sections cons
         if (name == "default") {
             profile = "default";
         } else if (name.starts_with("profile ") || name.starts_with("profile\t")) {
-            profile = std::string{trim(std::string_view{name}.substr(8))};
+            profile = std::string{trim_line(std::string_view{name}.substr(8))};
         } else {
             continue;  // [sso-session x], [services x], or a bare [x], which the config file does not treat as a profile
         }

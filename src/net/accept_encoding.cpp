@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "net/http_message.hpp"
+#include "trim.hpp"
 
 namespace rancher_ecr {
 
@@ -12,10 +13,10 @@ namespace {
 bool zero_weight(std::string_view parameters) {
     while (!parameters.empty()) {
         auto const semicolon = parameters.find(';');
-        auto const parameter = trim_ows(parameters.substr(0, semicolon));
+        auto const parameter = trim(parameters.substr(0, semicolon));
         parameters = semicolon == std::string_view::npos ? std::string_view{} : parameters.substr(semicolon + 1);
         if (parameter.size() < 2 || (parameter[0] != 'q' && parameter[0] != 'Q') || parameter[1] != '=') continue;
-        auto const weight = trim_ows(parameter.substr(2));
+        auto const weight = trim(parameter.substr(2));
         return !weight.empty() && weight[0] == '0' && weight.find_first_not_of("0.", 1) == std::string_view::npos;
     }
     return false;
@@ -30,7 +31,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
         auto const element = accept_encoding.substr(0, comma);
         accept_encoding = comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
         auto const semicolon = element.find(';');
-        auto const coding = trim_ows(element.substr(0, semicolon));
+        auto const coding = trim(element.substr(0, semicolon));
         bool const weighted = semicolon == std::string_view::npos || !zero_weight(element.substr(semicolon + 1));
         if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) named = named.value_or(false) || weighted;
         else if (coding == "*") any = weighted;

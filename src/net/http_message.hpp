@@ -36,9 +36,6 @@ struct http_response {
 
 bool iequals(std::string_view a, std::string_view b);
 
-// `text` without the optional white space (spaces and tabs, RFC 9110 5.6.3) around it.
-std::string_view trim_ows(std::string_view text);
-
 // "Basic base64(user:password)" for an Authorization or Proxy-Authorization header (RFC 7617).
 // A secret: never log it.
 std::string basic_authorization(std::string_view user, std::string_view password);

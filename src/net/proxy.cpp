@@ -8,6 +8,7 @@
 
 #include "net/http_message.hpp"
 #include "peer_text.hpp"
+#include "trim.hpp"
 
 namespace rancher_ecr {
 
@@ -127,7 +128,7 @@ result<no_proxy_rules> parse_no_proxy(std::string_view text) {
     no_proxy_rules rules;
     for (std::size_t begin = 0; begin <= text.size();) {
         auto end = std::min(text.find(',', begin), text.size());
-        auto item = trim_ows(text.substr(begin, end - begin));
+        auto item = trim(text.substr(begin, end - begin));
         begin = end + 1;
         if (item.empty()) continue;
         auto bad = [&](std::string_view why) {
