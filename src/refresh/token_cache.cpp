@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/coroutine_warning.hpp"
+#include "obs/logging.hpp"
 #include "refresh/refresh_task.hpp"
 #include "refresh/token_reuse.hpp"
 
@@ -35,11 +37,12 @@ struct token_cache::round {
 };
 
 token_cache::token_cache(asio::any_io_executor executor, credential_source& credentials, http_transport& transport,
-                         std::string region, url endpoint, schedule_policy policy)
+                         std::string region, url endpoint, schedule_policy policy, clock now)
     : executor_{std::move(executor)},
       credentials_{credentials},
       ecr_{transport, std::move(region), std::move(endpoint)},
-      policy_{policy} {}
+      policy_{policy},
+      now_{std::move(now)} {}
 
 token_cache::~token_cache() = default;
 
@@ -55,12 +58,13 @@ bool token_cache::usable(std::string const& account, std::chrono::system_clock::
 asio::awaitable<result<shared_tokens>> token_cache::tokens(
     std::vector<std::string> const& registry_ids, std::optional<std::chrono::system_clock::time_point> newer_than) {
     std::vector<std::string> wanted = registry_ids.empty() ? std::vector<std::string>{""} : registry_ids;
-    for (auto const& account : wanted) known_accounts_.insert(account);
+    auto const asked = now_();
+    for (auto const& account : wanted) last_asked_.insert_or_assign(account, asked);
     // A call under way that carries them is waited for; else one is made, carrying every account
     // of this source that is due.
     std::shared_ptr<round> covering;  // the call that carried every account due, once it ended
     for (int pass = 0; pass < 8; ++pass) {
-        auto const now = std::chrono::system_clock::now();
+        auto const now = now_();
         std::vector<std::string> due;
         for (auto const& account : wanted)
             if (!usable(account, now, newer_than)) due.push_back(account);
@@ -89,9 +93,20 @@ asio::awaitable<result<shared_tokens>> token_cache::tokens(
             continue;
         }
         auto current = std::make_shared<round>(executor_);
-        // With them, every account whose token is as old as those being replaced, or past half its life.
-        for (auto const& account : known_accounts_)
-            if (!usable(account, now, newer_than)) current->accounts.insert(account);
+        // With them, every account still asked for whose token is as old as those being replaced,
+        // or past half its life.
+        for (auto known = last_asked_.begin(); known != last_asked_.end();) {
+            if (now - known->second > policy_.assumed_lifetime) {
+                spdlog::debug("ECR: no target has asked for the token of {} since {}: forgotten",
+                              known->first.empty() ? std::string{"the caller's account"} : known->first,
+                              format_utc(known->second));
+                tokens_.erase(known->first);
+                known = last_asked_.erase(known);
+                continue;
+            }
+            if (!usable(known->first, now, newer_than)) current->accounts.insert(known->first);
+            ++known;
+        }
         under_way_ = current;
         co_await fetch(current, {current->accounts.begin(), current->accounts.end()});
         covering = current;
@@ -124,7 +139,7 @@ asio::awaitable<void> token_cache::fetch(std::shared_ptr<round> current, std::ve
                            named.begin() + static_cast<std::ptrdiff_t>(std::min(named.size(), i + max_ids_per_call)));
     std::optional<failure> problem;
     for (auto const& ids : calls) {
-        auto const started = std::chrono::system_clock::now();
+        auto const started = now_();
         ++calls_;
         auto answer = co_await fetch_ecr_tokens(ecr_, *credentials, ids);  // logs a failure; masks the secrets
         if (!answer) {

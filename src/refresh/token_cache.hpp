@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -33,12 +33,16 @@ struct shared_tokens {
 // life is left (next_token_source); when a target needs one that is not, one GetAuthorizationToken
 // fetches it together with every other account of the source that is due (at most 10 per call, as
 // ECR accepts), and targets asking meanwhile wait for that call instead of making their own. A
-// thousand targets that share one registry make one call, not a thousand.
+// thousand targets that share one registry make one call, not a thousand. An account no target
+// has asked for in a token's lifetime (a reload removed its targets) is forgotten with its token.
 class token_cache {
 public:
-    // `credentials` and `transport` must outlive the cache; `describe` names the source in logs.
+    using clock = std::function<std::chrono::system_clock::time_point()>;
+
+    // `credentials` and `transport` must outlive the cache.
     token_cache(boost::asio::any_io_executor executor, credential_source& credentials, http_transport& transport,
-                std::string region, url endpoint, schedule_policy policy);
+                std::string region, url endpoint, schedule_policy policy,
+                clock now = [] { return std::chrono::system_clock::now(); });
     ~token_cache();
 
     // The tokens of `registry_ids` (none: the caller's own registry), from the cache or from ECR,
@@ -70,8 +74,11 @@ private:
     credential_source& credentials_;
     ecr_client ecr_;
     schedule_policy policy_;
+    clock now_;
     std::map<std::string, entry, std::less<>> tokens_;  // by account id; "" for the caller's own
-    std::set<std::string, std::less<>> known_accounts_;  // every account asked for: fetched together
+    // Every account asked for, and when it was last: fetched together while asked within a
+    // token's lifetime.
+    std::map<std::string, std::chrono::system_clock::time_point, std::less<>> last_asked_;
     std::shared_ptr<round> under_way_;
     std::uint64_t calls_ = 0;
 };

@@ -118,8 +118,10 @@ protected:
     asio::io_context context_;
     fixed_credentials credentials_;
     ecr_script ecr_{context_};
+    std::chrono::system_clock::time_point now_ = std::chrono::system_clock::now();  // the cache's clock
     token_cache cache_{context_.get_executor(), credentials_, ecr_, "eu-west-1",
-                       *parse_url("https://api.ecr.eu-west-1.amazonaws.com/"), schedule_policy{}};
+                       *parse_url("https://api.ecr.eu-west-1.amazonaws.com/"), schedule_policy{},
+                       [this] { return now_; }};
 };
 
 TEST_F(token_cache_test, a_thousand_targets_sharing_one_registry_make_one_call) {
@@ -143,6 +145,7 @@ TEST_F(token_cache_test, a_call_carries_every_account_of_the_source_that_is_due)
     auto const calls_before = ecr_.calls;  // the later accounts joined no call under way: more than one
     // The targets' next refreshes want newer tokens: the first asking brings all three along.
     auto newer_than = first[2]->newest;
+    now_ += 1min;
     auto next = ask_together({{"111111111111"}}, newer_than);
     ASSERT_TRUE(next[0].has_value());
     EXPECT_EQ(ecr_.calls, calls_before + 1);
@@ -152,6 +155,27 @@ TEST_F(token_cache_test, a_call_carries_every_account_of_the_source_that_is_due)
     ASSERT_TRUE(others[1].has_value());
     EXPECT_EQ(others[1]->tokens.size(), 2u);
     EXPECT_EQ(others[1]->tokens[0].registry_host, "333333333333.dkr.ecr.eu-west-1.amazonaws.com");  // in the asked order
+}
+
+TEST_F(token_cache_test, an_account_no_target_asks_for_any_more_is_forgotten_after_a_token_lifetime) {
+    auto first = ask_together({{"111111111111"}, {"111111111111", "222222222222"}});
+    ASSERT_TRUE(first[1].has_value()) << first[1].error().message;
+    // Seven hours on, past half the tokens' life: the one target left still brings the other along.
+    now_ += 7h;
+    auto shared = ask_together({{"111111111111"}});
+    ASSERT_TRUE(shared[0].has_value());
+    EXPECT_EQ(ecr_.asked_ids.back(), (std::vector<std::string>{"111111111111", "222222222222"}));
+    // Fourteen hours after the last ask for it (a reload removed its target), it is left out.
+    now_ += 7h;
+    auto alone = ask_together({{"111111111111"}});
+    ASSERT_TRUE(alone[0].has_value());
+    EXPECT_EQ(ecr_.asked_ids.back(), (std::vector<std::string>{"111111111111"}));
+    // Asked for again, it is fetched afresh: its old token went with it.
+    auto const calls_before = ecr_.calls;
+    auto back = ask_together({{"222222222222"}});
+    ASSERT_TRUE(back[0].has_value());
+    EXPECT_EQ(ecr_.calls, calls_before + 1);
+    EXPECT_EQ(back[0]->tokens[0].password, "222222222222-token-" + std::to_string(ecr_.calls));
 }
 
 TEST_F(token_cache_test, more_than_ten_accounts_go_in_calls_of_ten) {
