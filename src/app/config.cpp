@@ -13,8 +13,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "ascii_text.hpp"
 #include "rancher/norman_resources.hpp"
-#include "trim.hpp"
 
 namespace rancher_ecr {
 
@@ -59,14 +59,6 @@ std::string printable(std::string_view value) {
 failure invalid(setting const& s, std::string_view expected) {
     return make_failure(failure_kind::config,
         std::string{s.name} + "=" + printable(s.value) + " is invalid; expected " + std::string{expected});
-}
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {

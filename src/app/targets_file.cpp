@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "ascii_text.hpp"
 #include "peer_text.hpp"
 #include "rancher/norman_resources.hpp"
 
@@ -169,8 +170,7 @@ public:
     }
 
     std::optional<found<bool>> boolean(YAML::Node const& node, std::string const& key) {
-        std::string value = node.IsScalar() ? node.Scalar() : std::string{};
-        std::ranges::transform(value, value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        auto const value = node.IsScalar() ? lower(node.Scalar()) : std::string{};
         if (value == "true" || value == "yes" || value == "on" || value == "1") return found<bool>{true, node.Mark()};
         if (value == "false" || value == "no" || value == "off" || value == "0") return found<bool>{false, node.Mark()};
         fail(node.Mark(), key, (node.IsScalar() ? shown(node.Scalar()) : std::string{kind_of(node)}) +

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "ascii_text.hpp"
 #include "aws/ecr_endpoint.hpp"
 #include "peer_text.hpp"
 
@@ -20,14 +21,6 @@ std::optional<std::string> read(environment const& env, std::string_view name) {
     auto value = env(name);
     if (!value || value->empty()) return std::nullopt;
     return value;
-}
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
 }
 
 bool is_true(std::optional<std::string> const& value) { return value && lower(*value) == "true"; }

@@ -7,13 +7,13 @@
 #include <sstream>
 #include <utility>
 
+#include "ascii_text.hpp"
 #include "aws/credential_cache.hpp"
 #include "aws/credential_responses.hpp"
 #include "aws/ecr_token.hpp"
 #include "aws/sigv4.hpp"
 #include "net/coroutine_warning.hpp"
 #include "peer_text.hpp"
-#include "trim.hpp"
 
 
 namespace rancher_ecr {

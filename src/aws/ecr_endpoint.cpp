@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <utility>
+
+#include "ascii_text.hpp"
 
 namespace rancher_ecr {
 
@@ -26,12 +27,10 @@ std::string_view partition_dns_suffix(std::string_view region) {
 
 url ecr_endpoint(std::string_view region, std::optional<url> const& override_endpoint) {
     if (override_endpoint) return *override_endpoint;
-    std::string lower(region);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto const region_name = lower(region);
     url out;
     out.scheme = "https";
-    out.host = "api.ecr." + lower + "." + std::string(partition_dns_suffix(lower));
+    out.host = "api.ecr." + region_name + "." + std::string(partition_dns_suffix(region_name));
     out.port = 443;
     out.target = "/";
     return out;

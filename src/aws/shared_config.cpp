@@ -6,7 +6,7 @@
 #include <system_error>
 #include <utility>
 
-#include "trim.hpp"
+#include "ascii_text.hpp"
 
 namespace rancher_ecr {
 
@@ -14,14 +14,6 @@ namespace {
 
 // A line's blanks, with the \r of a file written on Windows.
 std::string_view trim_line(std::string_view line) { return trim(line, " \t\r"); }
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
 
 // A '#' or ';' that follows a space or tab starts a comment; one inside a value (no space before
 // it) does not, so that a URL fragment or an odd secret survives.

@@ -2,8 +2,8 @@
 
 #include <optional>
 
+#include "ascii_text.hpp"
 #include "net/http_message.hpp"
-#include "trim.hpp"
 
 namespace rancher_ecr {
 

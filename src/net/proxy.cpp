@@ -6,9 +6,9 @@
 
 #include <arpa/inet.h>
 
+#include "ascii_text.hpp"
 #include "net/http_message.hpp"
 #include "peer_text.hpp"
-#include "trim.hpp"
 
 namespace rancher_ecr {
 
@@ -46,12 +46,6 @@ bool same_prefix(std::array<std::uint8_t, 16> const& a, std::array<std::uint8_t,
 bool in_range(ip_address const& address, std::string_view range_address, unsigned bits) {
     auto range = parse_ip(range_address);
     return range && range->ipv6 == address.ipv6 && same_prefix(address.bytes, range->bytes, bits);
-}
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    std::ranges::transform(out, out.begin(), [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; });
-    return out;
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view text) {

@@ -4,17 +4,12 @@
 #include <cctype>
 #include <charconv>
 
+#include "ascii_text.hpp"
 #include "peer_text.hpp"
 
 namespace rancher_ecr {
 
 namespace {
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
 

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstdint>
 #include <utility>
 
 #include <boost/json.hpp>
 
+#include "ascii_text.hpp"
 #include "peer_text.hpp"
 #include "rancher/rancher_api.hpp"
 
@@ -15,12 +15,6 @@ namespace rancher_ecr {
 namespace {
 
 namespace json = boost::json;
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 failure malformed(std::string_view what, std::string_view detail) {
     return make_failure(failure_kind::bad_response,
