@@ -12,6 +12,12 @@ environment process_environment() {
     };
 }
 
+std::optional<std::string> read_variable(environment const& env, std::string_view name) {
+    auto value = env(name);
+    if (!value || value->empty()) return std::nullopt;
+    return value;
+}
+
 environment environment_from(std::map<std::string, std::string, std::less<>> variables) {
     return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
         if (auto it = variables.find(name); it != variables.end()) return it->second;

@@ -15,6 +15,10 @@ using environment = std::function<std::optional<std::string>(std::string_view na
 // The process environment (getenv).
 environment process_environment();
 
+// The value of variable `name`; nullopt when it is unset or empty. Empty counts as unset, as
+// orchestrators often define a variable with no value rather than leave it out.
+std::optional<std::string> read_variable(environment const& env, std::string_view name);
+
 // A fixed environment, for tests.
 environment environment_from(std::map<std::string, std::string, std::less<>> variables);
 

@@ -32,7 +32,7 @@ struct setting {
 // The first of `names` that is set to a non-empty value: empty counts as unset.
 std::optional<setting> read(environment const& env, std::initializer_list<std::string_view> names) {
     for (auto name : names) {
-        if (auto value = env(name); value && !value->empty()) return setting{name, std::move(*value)};
+        if (auto value = read_variable(env, name)) return setting{name, std::move(*value)};
     }
     return std::nullopt;
 }

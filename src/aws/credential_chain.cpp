@@ -17,12 +17,6 @@ namespace {
 
 constexpr std::string_view example_role = "arn:aws:iam::123456789012:role/ecr-reader";
 
-std::optional<std::string> read(environment const& env, std::string_view name) {
-    auto value = env(name);
-    if (!value || value->empty()) return std::nullopt;
-    return value;
-}
-
 bool is_true(std::optional<std::string> const& value) { return value && lower(*value) == "true"; }
 
 failure config_failure(std::string message) { return make_failure(failure_kind::config, std::move(message)); }
@@ -65,7 +59,7 @@ public:
         auto const* profile = profiles_.find(name);
         if (!profile) {
             if (profiles_.selected_explicitly) {
-                auto const variable = read(env_, "AWS_DEFAULT_PROFILE") ? "AWS_DEFAULT_PROFILE" : "AWS_PROFILE";
+                auto const variable = read_variable(env_, "AWS_DEFAULT_PROFILE") ? "AWS_DEFAULT_PROFILE" : "AWS_PROFILE";
                 return config_failure(std::string{variable} + "=" + quoted(name) + " names a profile that is in neither " +
                                       profiles_.where() + "; add it, or correct the variable");
             }
@@ -213,7 +207,7 @@ private:
 public:
     static result<std::optional<container_endpoint>> container_settings(environment const& env, std::string& why_not) {
         container_endpoint container;
-        if (auto relative = read(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
+        if (auto relative = read_variable(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
             // A path on 169.254.170.2 and nothing else: "0c/x" or ".example.com/x" would name
             // another host, which would get the authorization token (found by tests/fuzz/config_fuzz).
             if (!relative->starts_with('/')) {
@@ -224,7 +218,7 @@ public:
                                    "/v2/credentials/<id>");
             if (!parsed) return parsed.error();
             container.endpoint = std::move(*parsed);
-        } else if (auto full = read(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+        } else if (auto full = read_variable(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
             auto parsed = url_from("AWS_CONTAINER_CREDENTIALS_FULL_URI", *full, "http://169.254.170.23/v1/credentials");
             if (!parsed) return parsed.error();
             if (!is_allowed_container_endpoint(*parsed)) {
@@ -237,9 +231,9 @@ public:
             why_not = "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set";
             return std::optional<container_endpoint>{};
         }
-        if (auto file = read(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+        if (auto file = read_variable(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
             container.authorization_token_file = std::move(*file);
-        } else if (auto token = read(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+        } else if (auto token = read_variable(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
             if (token->find_first_of("\r\n") != std::string::npos) {
                 return config_failure("AWS_CONTAINER_AUTHORIZATION_TOKEN contains a line break, which cannot go into "
                                       "an HTTP header (the value is not shown: it is a secret)");
@@ -273,15 +267,15 @@ bool is_allowed_container_endpoint(url const& endpoint) {
 }
 
 result<std::optional<instance_metadata>> instance_metadata_settings(environment const& env) {
-    if (is_true(read(env, "AWS_EC2_METADATA_DISABLED"))) return std::optional<instance_metadata>{};
+    if (is_true(read_variable(env, "AWS_EC2_METADATA_DISABLED"))) return std::optional<instance_metadata>{};
     instance_metadata metadata;
-    metadata.v1_fallback = !is_true(read(env, "AWS_EC2_METADATA_V1_DISABLED"));
-    if (auto endpoint = read(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+    metadata.v1_fallback = !is_true(read_variable(env, "AWS_EC2_METADATA_V1_DISABLED"));
+    if (auto endpoint = read_variable(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
         auto parsed = url_from("AWS_EC2_METADATA_SERVICE_ENDPOINT", *endpoint, "http://169.254.169.254");
         if (!parsed) return parsed.error();
         metadata.endpoint = std::move(*parsed);
     } else {
-        auto mode = lower(read(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("ipv4"));
+        auto mode = lower(read_variable(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("ipv4"));
         if (mode != "ipv4" && mode != "ipv6") {
             return config_failure("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=" + quoted(mode) +
                                   " is invalid; expected IPv4 or IPv6");
@@ -293,9 +287,9 @@ result<std::optional<instance_metadata>> instance_metadata_settings(environment 
 
 result<credential_plan> plan_credentials(environment const& env, shared_profiles const& profiles) {
     std::vector<std::string> passed_over;
-    auto const role_arn = read(env, "AWS_ROLE_ARN");
-    auto const token_file = read(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    auto const session_name = read(env, "AWS_ROLE_SESSION_NAME").value_or("");
+    auto const role_arn = read_variable(env, "AWS_ROLE_ARN");
+    auto const token_file = read_variable(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    auto const session_name = read_variable(env, "AWS_ROLE_SESSION_NAME").value_or("");
 
     // AWS_ROLE_ARN alone: the role is assumed with whatever the rest of the chain finds.
     auto finish = [&](credential_plan plan) {

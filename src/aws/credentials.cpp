@@ -4,22 +4,10 @@
 
 namespace rancher_ecr {
 
-namespace {
-
-// Empty counts as unset, as for every other variable: an orchestrator often defines a variable
-// with no value rather than leaving it out.
-std::optional<std::string> read(environment const& env, std::string_view name) {
-    auto value = env(name);
-    if (!value || value->empty()) return std::nullopt;
-    return value;
-}
-
-}  // namespace
-
 // The values are secrets: messages name the variables, never their contents.
 result<std::optional<aws_credentials>> credentials_from_environment(environment const& env) {
-    auto access_key_id = read(env, "AWS_ACCESS_KEY_ID");
-    auto secret_access_key = read(env, "AWS_SECRET_ACCESS_KEY");
+    auto access_key_id = read_variable(env, "AWS_ACCESS_KEY_ID");
+    auto secret_access_key = read_variable(env, "AWS_SECRET_ACCESS_KEY");
     if (!access_key_id && !secret_access_key) return std::optional<aws_credentials>{};
     if (!secret_access_key) {
         return make_failure(failure_kind::config,
@@ -34,8 +22,8 @@ result<std::optional<aws_credentials>> credentials_from_environment(environment 
     credentials.access_key_id = std::move(*access_key_id);
     credentials.secret_access_key = std::move(*secret_access_key);
     // botocore's order: the older AWS_SECURITY_TOKEN wins when both are set.
-    auto session_token = read(env, "AWS_SECURITY_TOKEN");
-    if (!session_token) session_token = read(env, "AWS_SESSION_TOKEN");
+    auto session_token = read_variable(env, "AWS_SECURITY_TOKEN");
+    if (!session_token) session_token = read_variable(env, "AWS_SESSION_TOKEN");
     if (session_token) credentials.session_token = std::move(*session_token);
     credentials.source = "environment";
     return std::optional<aws_credentials>{std::move(credentials)};

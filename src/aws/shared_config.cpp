@@ -25,12 +25,6 @@ std::string_view strip_comment(std::string_view text) {
     return text;
 }
 
-std::optional<std::string> env_value(environment const& env, std::string_view name) {
-    auto value = env(name);
-    if (!value || value->empty()) return std::nullopt;
-    return value;
-}
-
 // `path` with a leading "~/" replaced by HOME; "" when it needs HOME and there is none.
 std::string expand_home(std::string const& path, std::optional<std::string> const& home) {
     if (path != "~" && !path.starts_with("~/")) return path;
@@ -132,11 +126,11 @@ std::string shared_profiles::where() const {
 }
 
 result<shared_profiles> load_shared_profiles(environment const& env) {
-    auto const home = env_value(env, "HOME");
+    auto const home = read_variable(env, "HOME");
     shared_profiles loaded;
-    loaded.config_file = expand_home(env_value(env, "AWS_CONFIG_FILE").value_or("~/.aws/config"), home);
+    loaded.config_file = expand_home(read_variable(env, "AWS_CONFIG_FILE").value_or("~/.aws/config"), home);
     loaded.credentials_file =
-        expand_home(env_value(env, "AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"), home);
+        expand_home(read_variable(env, "AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"), home);
 
     auto config_text = read_file(loaded.config_file, "AWS_CONFIG_FILE");
     if (!config_text) return config_text.error();
@@ -145,10 +139,10 @@ result<shared_profiles> load_shared_profiles(environment const& env) {
     loaded.profiles = merge_profiles(parse_ini(*config_text), parse_ini(*credentials_text));
 
     // botocore reads AWS_DEFAULT_PROFILE first (its 'profile' setting lists it before AWS_PROFILE).
-    if (auto name = env_value(env, "AWS_DEFAULT_PROFILE")) {
+    if (auto name = read_variable(env, "AWS_DEFAULT_PROFILE")) {
         loaded.selected = std::move(*name);
         loaded.selected_explicitly = true;
-    } else if (auto profile = env_value(env, "AWS_PROFILE")) {
+    } else if (auto profile = read_variable(env, "AWS_PROFILE")) {
         loaded.selected = std::move(*profile);
         loaded.selected_explicitly = true;
     } else {
