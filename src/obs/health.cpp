@@ -32,23 +32,31 @@ std::optional<time_point> earliest_expiry(target_status const& target) {
 
 }  // namespace
 
-std::string_view health_of(target_status const& target, time_point now) {
-    if (!target.attempted) return "starting";
+std::string_view health_text(health_state state) {
+    switch (state) {
+        case health_state::ok: return "ok";
+        case health_state::starting: return "starting";
+        case health_state::failing: return "failing";
+        case health_state::expired: return "expired";
+    }
+    return "failing";
+}
+
+health_state health_of(target_status const& target, time_point now) {
+    if (!target.attempted) return health_state::starting;
     // A token that expired in Rancher is the worst news, whatever the last refresh did.
     auto expiry = earliest_expiry(target);
-    if (expiry && *expiry <= now) return "expired";
-    if (!target.last_refresh_ok) return "failing";
-    if (std::ranges::any_of(target.registries, [](auto const& r) { return !r.token_expires_at; })) return "failing";
-    return "ok";
+    if (expiry && *expiry <= now) return health_state::expired;
+    if (!target.last_refresh_ok) return health_state::failing;
+    if (std::ranges::any_of(target.registries, [](auto const& r) { return !r.token_expires_at; }))
+        return health_state::failing;
+    return health_state::ok;
 }
 
 health_report evaluate_health(std::span<target_status const> targets, time_point now, health_layout layout) {
     // The worst state wins: pulls fail on an expired token; a failing refresh matters more
     // than one still starting.
-    constexpr std::string_view severity[] = {"ok", "starting", "failing", "expired"};
-    auto rank = [&](std::string_view s) { return std::ranges::find(severity, s) - std::begin(severity); };
-
-    std::string_view overall = targets.empty() ? "starting" : "ok";
+    auto overall = targets.empty() ? health_state::starting : health_state::ok;
     std::optional<time_point> oldest_success, earliest;
     bool every_target_succeeded = true;
     std::string first_error;
@@ -57,8 +65,9 @@ health_report evaluate_health(std::span<target_status const> targets, time_point
     if (flat) registries.reserve(targets.size());
     target_entries.reserve(targets.size());
     for (auto const& target : targets) {
-        auto status = health_of(target, now);
-        if (rank(status) > rank(overall)) overall = status;
+        auto const state = health_of(target, now);
+        overall = std::max(overall, state);
+        auto const status = health_text(state);
         if (!target.last_success) every_target_succeeded = false;
         else if (!oldest_success || *target.last_success < *oldest_success) oldest_success = target.last_success;
         auto expiry = earliest_expiry(target);
@@ -93,13 +102,13 @@ health_report evaluate_health(std::span<target_status const> targets, time_point
     }
     // A target that never succeeded has no success time: the summary must not look fresher.
     if (!every_target_succeeded) oldest_success.reset();
-    boost::json::object body{{"status", overall},
+    boost::json::object body{{"status", health_text(overall)},
                              {"last_success", time_or_null(oldest_success)},
                              {"token_expires_at", time_or_null(earliest)},
                              {"last_error", text_or_null(first_error)}};
     if (flat) body.emplace("registries", std::move(registries));
     body.emplace("targets", std::move(target_entries));
-    return {overall == "ok" ? 200 : 503, boost::json::serialize(body) + "\n"};
+    return {overall == health_state::ok ? 200 : 503, boost::json::serialize(body) + "\n"};
 }
 
 }  // namespace rancher_ecr

@@ -4,6 +4,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rancher_ecr {
@@ -38,9 +39,18 @@ struct health_report {
     std::string body;  // JSON
 };
 
-// "starting" (no refresh has completed), "expired" (a token in Rancher has expired), "failing" (the
-// last refresh failed, or a registry has no token yet) or "ok".
-std::string_view health_of(target_status const& target, std::chrono::system_clock::time_point now);
+// A target's health, from the best to the worst: the worst of the targets is the service's.
+enum class health_state {
+    ok,
+    starting,  // no refresh has completed
+    failing,   // the last refresh failed, or a registry has no token yet
+    expired,   // a token in Rancher has expired: pulls fail
+};
+
+// "ok", "starting", "failing", "expired": the word in /healthz.
+std::string_view health_text(health_state state);
+
+health_state health_of(target_status const& target, std::chrono::system_clock::time_point now);
 
 // Healthy (200) when every target is "ok"; otherwise 503, with "status" the worst: "expired",
 // "failing", "starting". The body (without "registries" in the targets_only layout):

@@ -135,7 +135,7 @@ TEST(evaluate_health, a_target_without_registries_is_ok_once_it_succeeded) {
     EXPECT_EQ(evaluate_health(std::vector<target_status>{lister}, now).http_status, 200);
     auto waiting = fresh("prod/Default");
     waiting.registries[0].token_expires_at.reset();  // its registry has no token yet
-    EXPECT_EQ(health_of(waiting, now), "failing");
+    EXPECT_EQ(health_of(waiting, now), health_state::failing);
 }
 
 }  // namespace
