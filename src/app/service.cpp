@@ -68,18 +68,24 @@ struct trusts {
     std::shared_ptr<tls_trust> rancher;
 };
 
-// A CA bundle that cannot be loaded is a configuration error, reported at start.
+// A CA bundle that cannot be loaded is a configuration error, reported at start with the variable
+// that named it.
 result<trusts> make_trusts(service_config const& config) {
     auto system = std::make_shared<tls_trust>();
-    auto with_bundle = [&](std::optional<std::string> const& bundle) -> result<std::shared_ptr<tls_trust>> {
+    auto with_bundle = [&](std::optional<std::string> const& bundle,
+                           std::string_view variable) -> result<std::shared_ptr<tls_trust>> {
         if (!bundle) return system;
         auto trust = std::make_shared<tls_trust>(*bundle);
-        if (auto loaded = trust->context(); !loaded) return loaded.error();
+        if (auto loaded = trust->context(); !loaded) {
+            auto problem = loaded.error();
+            problem.message = std::string{variable} + ": " + problem.message;
+            return problem;
+        }
         return trust;
     };
-    auto aws = with_bundle(config.ca_bundle);
+    auto aws = with_bundle(config.ca_bundle, "AWS_CA_BUNDLE");
     if (!aws) return aws.error();
-    auto rancher = with_bundle(config.rancher_ca_bundle);
+    auto rancher = with_bundle(config.rancher_ca_bundle, "CATTLE_CA_BUNDLE");
     if (!rancher) return rancher.error();
     return trusts{std::move(*aws), std::move(*rancher)};
 }
@@ -383,7 +389,9 @@ private:
                                                    : std::make_shared<tls_trust>();
                 if (auto loaded = trust->context(); !loaded) {
                     routes_.erase(key);
-                    return loaded.error();
+                    auto problem = loaded.error();
+                    problem.message = "ca_bundle: " + problem.message;
+                    return problem;
                 }
             }
             route = std::make_unique<rancher_route>(context_.get_executor(), std::move(trust), config_.proxies,
@@ -921,7 +929,7 @@ int run_service(service_config const& config, aws_settings const& aws, std::vect
                                               return running.answer(method, target);
                                           });
         if (!server) {
-            spdlog::critical("starting failed: {}", server.error().message);
+            spdlog::critical("starting failed: {}; choose another LISTEN_PORT or LISTEN_ADDRESS", server.error().message);
             return 2;
         }
         spdlog::info("rancher-ecr-credentials {} started: /healthz and /metrics on {}:{}, {} target{}{}: {}",

@@ -226,8 +226,7 @@ result<std::unique_ptr<http_server>> http_server::listen(asio::any_io_executor e
     if (!ec) s->acceptor.bind(endpoint, ec);
     if (!ec) s->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-        return make_failure(failure_kind::config, "cannot listen on " + where + ": " + ec.message() +
-                                                      "; choose another LISTEN_PORT or LISTEN_ADDRESS");
+        return make_failure(failure_kind::config, "cannot listen on " + where + ": " + ec.message());
     return std::unique_ptr<http_server>{new http_server{std::move(s)}};
 }
 

@@ -184,7 +184,7 @@ result<asio::ssl::context*> tls_trust::context() {
         context->load_verify_file(ca_bundle_, ec);
         if (ec)
             return make_failure(failure_kind::config, "cannot load the CA bundle " + ca_bundle_ + ": " + ec.message() +
-                                                          "; AWS_CA_BUNDLE must name a PEM file of certificates");
+                                                          "; it must be a PEM file of certificates");
     }
     context->set_verify_mode(asio::ssl::verify_peer);
     context_ = std::move(context);

@@ -8,6 +8,7 @@
 
 #include "support/aws_stand_in.hpp"
 #include "support/child_process.hpp"
+#include "support/loopback_server.hpp"
 #include "support/rancher_stand_in.hpp"
 #include "support/temporary_directory.hpp"
 #include "version.hpp"
@@ -93,18 +94,43 @@ TEST(cli, no_region_from_anywhere_exits_2_saying_what_to_set) {
     EXPECT_FALSE(contains(result.output, "aws-secret-value")) << result.output;
 }
 
-TEST(cli, a_ca_bundle_without_certificates_exits_2_naming_it) {
+// AWS's bundle and Rancher's: a bundle that holds no certificate is named by its own variable.
+class cli_bad_ca_bundle : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(cli_bad_ca_bundle, exits_2_naming_the_variable_and_what_it_must_be) {
+    auto const& [variable, other] = GetParam();
     rancher_ecr::testing::temporary_directory directory;
     auto bundle = directory.write("bundle.pem", "not a certificate\n");
     auto result = run_service({"--once"}, {{"AWS_REGION", "us-east-1"},
                                            {"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
                                            {"AWS_SECRET_ACCESS_KEY", "aws-secret-value"},
-                                           {"AWS_CA_BUNDLE", bundle},
-                                           {"CATTLE_URL", "http://127.0.0.1:1/v1"},
+                                           {variable, bundle},
+                                           {"CATTLE_URL", "https://127.0.0.1:1/v1"},
                                            {"HOME", "/nonexistent"}});
     EXPECT_EQ(result.exit_code, 2) << result.output;
-    EXPECT_TRUE(contains(result.output, "cannot load the CA bundle " + bundle)) << result.output;
-    EXPECT_TRUE(contains(result.output, "AWS_CA_BUNDLE must name a PEM file")) << result.output;
+    EXPECT_TRUE(contains(result.output, variable + ": cannot load the CA bundle " + bundle)) << result.output;
+    EXPECT_TRUE(contains(result.output, "it must be a PEM file of certificates")) << result.output;
+    EXPECT_FALSE(contains(result.output, other)) << result.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(aws_and_rancher, cli_bad_ca_bundle,
+                         ::testing::Values(std::pair<std::string, std::string>{"AWS_CA_BUNDLE", "CATTLE_CA_BUNDLE"},
+                                           std::pair<std::string, std::string>{"CATTLE_CA_BUNDLE", "AWS_CA_BUNDLE"}));
+
+TEST(cli, a_probe_port_in_use_exits_2_naming_the_setting_to_change) {
+    rancher_ecr::testing::loopback_server taken{[](auto const&) { return rancher_ecr::testing::scripted_answer{}; }};
+    auto const port = std::to_string(taken.port());
+    auto result = run_service({}, {{"AWS_REGION", "us-east-1"},
+                                   {"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                   {"AWS_SECRET_ACCESS_KEY", "aws-secret-value"},
+                                   {"AWS_EC2_METADATA_DISABLED", "true"},
+                                   {"CATTLE_URL", "http://127.0.0.1:1/v1"},
+                                   {"LISTEN_ADDRESS", "127.0.0.1"},
+                                   {"LISTEN_PORT", port},
+                                   {"HOME", "/nonexistent"}});
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_TRUE(contains(result.output, "cannot listen on 127.0.0.1:" + port)) << result.output;
+    EXPECT_TRUE(contains(result.output, "choose another LISTEN_PORT or LISTEN_ADDRESS")) << result.output;
 }
 
 class cli_against_moto : public ::testing::Test {
