@@ -1,5 +1,6 @@
 #include "app/healthcheck.hpp"
 
+#include <cstddef>
 #include <cstdio>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,6 +9,14 @@
 #include "net/https_client.hpp"
 
 namespace rancher_ecr {
+
+namespace {
+
+// The service's own /healthz answer, read whole: about 700 bytes a target, so the client's
+// default bound (8 MiB) would fail a healthy service of some 12,000 targets.
+constexpr std::size_t max_health_answer_bytes = 64 * 1024 * 1024;
+
+}  // namespace
 
 int run_healthcheck(service_config const& config) {
     auto host = config.listen_address;
@@ -23,6 +32,7 @@ int run_healthcheck(service_config const& config) {
     https_client_options options;
     options.connect_timeout = std::chrono::seconds{2};
     options.request_timeout = std::chrono::seconds{2};
+    options.max_response_bytes = max_health_answer_bytes;
     https_client client{context.get_executor(), options};
     int exit_code = 1;
     http_request request;

@@ -1,6 +1,7 @@
 // The real binary, run as a user would: arguments, configuration errors, and --once against
 // moto_server (signature checking on) and the Rancher stand-in.
 #include <algorithm>
+#include <atomic>
 #include <sstream>
 
 #include <boost/json.hpp>
@@ -131,6 +132,33 @@ TEST(cli, a_probe_port_in_use_exits_2_naming_the_setting_to_change) {
     EXPECT_EQ(result.exit_code, 2) << result.output;
     EXPECT_TRUE(contains(result.output, "cannot listen on 127.0.0.1:" + port)) << result.output;
     EXPECT_TRUE(contains(result.output, "choose another LISTEN_PORT or LISTEN_ADDRESS")) << result.output;
+}
+
+// `healthcheck` goes by the service's status, whatever the size of its answer: with tens of
+// thousands of targets /healthz is larger than the client's usual 8 MiB bound.
+TEST(cli, healthcheck_exits_by_the_status_of_healthz_even_when_its_answer_is_large) {
+    using rancher_ecr::testing::scripted_answer;
+    std::string const large_body = R"({"status":"ok","targets":[)" + std::string(9 * 1024 * 1024, ' ') + "]}\n";
+    std::atomic<int> status = 200;  // read on the server's thread
+    rancher_ecr::testing::loopback_server service{[&](http_request const& request) {
+        scripted_answer answer;
+        int const now = status;
+        answer.response.status = request.target == "/healthz" ? now : 404;
+        answer.response.body = now == 200 ? large_body : R"({"status":"failing"})";
+        return answer;
+    }};
+    environment_variables const environment{{"LISTEN_ADDRESS", "127.0.0.1"},
+                                            {"LISTEN_PORT", std::to_string(service.port())}};
+
+    auto healthy = run_service({"healthcheck"}, environment);
+    EXPECT_EQ(healthy.exit_code, 0) << healthy.output.substr(0, 300);
+    EXPECT_TRUE(healthy.output.starts_with(R"({"status":"ok")")) << healthy.output.substr(0, 300);
+    EXPECT_GT(healthy.output.size(), 9u * 1024 * 1024);
+
+    status = 503;
+    auto failing = run_service({"healthcheck"}, environment);
+    EXPECT_EQ(failing.exit_code, 1) << failing.output;
+    EXPECT_TRUE(contains(failing.output, R"({"status":"failing"})")) << failing.output;
 }
 
 class cli_against_moto : public ::testing::Test {
